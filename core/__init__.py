@@ -1,0 +1,1 @@
+"""DaiHoi core: app factory, configuration, database, accounts, plugins, realtime, audit, CLI."""

@@ -1,0 +1,159 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, abort, g, render_template, request, send_from_directory
+from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
+from core.config import PROJECT_ROOT, load_config
+from core.db import Database, session
+from core.models import User
+from core.plugins import ModuleRegistry, event_hook, flatten, make_plugin_manager
+
+# Files of npm packages the pages load; only these are served from node_modules.
+VENDOR_FILES = {
+    "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
+}
+
+
+def create_app(overrides: dict | None = None, *, extra_plugins: tuple = (),
+               instance_path: str | Path | None = None) -> Flask:
+    instance = Path(instance_path or (PROJECT_ROOT / "instance")).resolve()
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(load_config(instance, overrides))
+
+    Database().init_app(app)
+    _init_login(app)
+    CSRFProtect(app)
+    app.extensions["daihoi_limiter"] = Limiter(
+        get_remote_address, app=app, storage_uri=app.config["RATELIMIT_STORAGE_URI"],
+        default_limits=[],
+    )
+    from core.i18n import init_i18n
+
+    init_i18n(app)
+
+    pm = make_plugin_manager(extra_plugins, load_entry_points=app.config.get("LOAD_ENTRY_POINTS",
+                                                                               True))
+    app.extensions["daihoi_pm"] = pm
+    app.extensions["daihoi_modules"] = ModuleRegistry(pm)
+    permissions: dict[str, set[str]] = {}
+    for table in pm.hook.daihoi_permissions():
+        for name, roles in (table or {}).items():
+            permissions.setdefault(name, set()).update(roles)
+    app.extensions["daihoi_permissions"] = permissions
+
+    from core import views_admin_api, views_auth, views_event, views_home
+    from tenants import views as tenant_views
+
+    app.register_blueprint(views_auth.bp)
+    app.register_blueprint(views_home.bp)
+    app.register_blueprint(views_admin_api.bp)
+    app.register_blueprint(tenant_views.bp)
+    app.register_blueprint(views_event.bp)
+    app.register_blueprint(views_event.api)
+    app.register_blueprint(views_event.links)
+    for bp in flatten(pm.hook.daihoi_blueprints()):
+        app.register_blueprint(bp)
+
+    from core.realtime import init_realtime
+
+    app.extensions["daihoi_socketio"] = init_realtime(app)
+    _init_pages(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    lm = LoginManager(app)
+    lm.login_view = "auth.login"
+    lm.login_message = None
+    lm.session_protection = "strong"
+
+    @lm.user_loader
+    def load_user(token: str):
+        user_id, _sep, version = token.partition(":")
+        if not user_id.isdigit():
+            return None
+        user = session().get(User, int(user_id))
+        if user is None or not user.active or str(user.session_version) != version:
+            return None
+        return user
+
+
+def _init_pages(app: Flask) -> None:
+    @app.route("/vendor/<path:name>")
+    def vendor(name: str):
+        if name not in VENDOR_FILES:
+            abort(404)
+        path = Path(app.config["NODE_MODULES"]) / VENDOR_FILES[name]
+        return send_from_directory(path.parent, path.name, max_age=86400)
+
+    @app.route("/health")
+    def health():
+        from core.health import check
+
+        report = check(app)
+        return report, (200 if report["ok"] else 503)
+
+    @app.context_processor
+    def inject():
+        from flask_babel import get_locale
+
+        from core.event_context import can
+
+        event = g.get("event")
+        roles = g.get("event_roles", frozenset())
+        menu, scripts = [], []
+        if event is not None:
+            menu = sorted(flatten(event_hook(event, "daihoi_event_menu_items")(
+                event=event, roles=roles)), key=lambda m: m.order)
+            scripts = flatten(event_hook(event, "daihoi_page_scripts")(event=event, roles=roles))
+        return {"event": event, "event_roles": roles, "event_menu": menu,
+                "module_scripts": scripts, "current_locale": str(get_locale()), "can": can}
+
+    @app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        return resp
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return _error_page(400, _("The form expired or was sent from elsewhere. "
+                                  "Reload the page and try again; nothing was saved."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        messages = {
+            403: _("You do not have the right to see this page."),
+            404: _("This page does not exist, or you do not have access to it."),
+            429: _("Too many attempts. Wait a minute and try again."),
+        }
+        return _error_page(exc.code or 500, messages.get(exc.code, exc.description))
+
+    @app.errorhandler(Exception)
+    def server_error(exc):
+        session().rollback()
+        app.logger.exception("unhandled error")
+        return _error_page(500, _("Something went wrong; nothing was saved. Try again."))
+
+
+def _error_page(code: int, message: str):
+    if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
+        return {"ok": False, "error": code, "message": message}, code
+    return render_template("errors/error.html", code=code, message=message), code
+
+

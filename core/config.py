@@ -1,0 +1,90 @@
+"""Configuration read from the environment, so one build runs everywhere.
+
+Every setting has a DAIHOI_ variable; the defaults give the embedded set-up (a SQLite file
+under instance/, Socket.IO in-process, no Redis) that needs no other server.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULT_UNIT_LEVELS = (
+    ("central", "Trung ương"),
+    ("province", "Tỉnh, thành phố và tương đương"),
+    ("district", "Huyện, quận và tương đương"),
+    ("grassroots", "Cơ sở"),
+    ("chapter", "Chi đoàn"),
+)
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance_path: Path) -> str:
+    """Use DAIHOI_SECRET_KEY, or a random key kept in instance/ so sessions survive a restart."""
+    key = os.environ.get("DAIHOI_SECRET_KEY")
+    if key:
+        return key
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+def parse_unit_levels(spec: str | None) -> tuple[tuple[str, str], ...]:
+    """Parse 'code:Name,code:Name' from DAIHOI_UNIT_LEVELS, top level first."""
+    if not spec:
+        return DEFAULT_UNIT_LEVELS
+    levels = []
+    for part in spec.split(","):
+        code, _, name = part.partition(":")
+        code = code.strip()
+        if code:
+            levels.append((code, name.strip() or code))
+    return tuple(levels)
+
+
+def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
+    env = os.environ
+    overrides = overrides or {}
+    db_url = overrides.get("DATABASE_URL") or env.get("DAIHOI_DATABASE_URL")
+    if not db_url:
+        instance_path.mkdir(parents=True, exist_ok=True)
+        db_url = f"sqlite:///{instance_path / 'daihoi.sqlite3'}"
+    redis_url = env.get("DAIHOI_REDIS_URL") or None
+    config = {
+        "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(instance_path),
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "SOCKETIO_ASYNC_MODE": env.get("DAIHOI_ASYNC_MODE", "threading"),
+        "UNIT_LEVELS": parse_unit_levels(env.get("DAIHOI_UNIT_LEVELS")),
+        "SESSION_COOKIE_SECURE": _flag(env.get("DAIHOI_COOKIE_SECURE"), True),
+        "REMEMBER_COOKIE_SECURE": _flag(env.get("DAIHOI_COOKIE_SECURE"), True),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_NAME": "daihoi_session",
+        "LOGIN_RATE_LIMIT": env.get("DAIHOI_LOGIN_RATE_LIMIT", "5 per minute"),
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "BABEL_DEFAULT_LOCALE": "vi",
+        "BABEL_DEFAULT_TIMEZONE": env.get("DAIHOI_TIMEZONE", "Asia/Ho_Chi_Minh"),
+        "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
+        "LANGUAGES": ("vi", "en"),
+        "CLI_LOCALE": env.get("DAIHOI_LOCALE", "vi"),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "NODE_MODULES": Path(env.get("DAIHOI_NODE_MODULES", PROJECT_ROOT / "node_modules")),
+        "PROJECTOR_LINK_MAX_AGE_DAYS": int(env.get("DAIHOI_PROJECTOR_LINK_DAYS", "30")),
+        "REALTIME_FLUSH_SECONDS": float(env.get("DAIHOI_REALTIME_FLUSH_SECONDS", "0.2")),
+    }
+    config.update(overrides)
+    return config

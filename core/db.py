@@ -1,0 +1,93 @@
+"""Database engine and the per-request session.
+
+Plain SQLAlchemy 2.x: one engine per app, one scoped session per app context (a request, a
+Socket.IO handler or a CLI command), removed on teardown so no connection leaks between them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask
+from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+
+# Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """Holds the engine and a scoped session bound to the Flask app context."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._factory: sessionmaker | None = None
+        self.session: scoped_session | None = None
+
+    def init_app(self, app: Flask) -> None:
+        from flask import g
+
+        self.engine = make_engine(app.config["DATABASE_URL"])
+        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+        def scope():
+            # One session per app context; outside one (plain scripts) fall back to the thread.
+            try:
+                return id(g._get_current_object())
+            except RuntimeError:
+                import threading
+
+                return threading.get_ident()
+
+        self.session = scoped_session(self._factory, scopefunc=scope)
+        app.extensions["daihoi_db"] = self
+
+        @app.teardown_appcontext
+        def _remove_session(_exc):
+            self.session.remove()
+
+    def new_session(self) -> Session:
+        """A session outside the request scope, for background work."""
+        return self._factory()
+
+
+def get_db() -> Database:
+    from flask import current_app
+
+    return current_app.extensions["daihoi_db"]
+
+
+def session() -> Session:
+    """The current app context's session."""
+    return get_db().session()

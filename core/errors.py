@@ -1,0 +1,28 @@
+"""Errors a service raises for the user to read; views show them, nothing is written."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """A refused action. `message` is already translated for the current user."""
+
+    status = 400
+
+    def __init__(self, message: str, *, code: str = "invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class NotFound(ServiceError):
+    status = 404
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message or "not found", code="not_found")
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="forbidden")

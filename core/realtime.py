@@ -1,0 +1,238 @@
+"""The realtime channel: one Flask-SocketIO server, rooms per event and audience.
+
+Connect is authenticated by the login session (the cookie of the handshake) or by a projector
+link token in the Socket.IO `auth` payload. Every other Socket.IO event names its event in the
+payload (`{"event": "<unit>/<slug>", ...}`) and passes the same guard as the pages: no role in
+that event, or the module off, and the answer is `{"ok": false, "error": "not_found"}` with no
+effect. With DAIHOI_REDIS_URL set, Redis is the message queue, so any process can emit to a
+client connected to another.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app, g, request
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_socketio import SocketIO, join_room
+
+from core.db import session as db_session
+from core.events import get_event, resolve_projector_token
+from core.models import PARTICIPANT_ROLES, Event, User
+from core.modules import enabled_modules
+from core.plugins import event_hook, flatten
+from core.rights import event_roles, has_permission, is_staff
+
+AUDIENCES = ("all", "staff", "delegates", "projector")
+
+
+def room(event_id: int, audience: str = "all") -> str:
+    return f"event:{event_id}" if audience == "all" else f"event:{event_id}:{audience}"
+
+
+@dataclass
+class SocketHandler:
+    """A Socket.IO event a module answers; `permission` limits who may call it (None: anyone)."""
+
+    name: str
+    func: Callable[[SocketContext, dict], Any]
+    module: str | None = None
+    permission: str | None = None
+
+
+@dataclass
+class SocketContext:
+    event: Event
+    roles: frozenset[str]
+    user: User | None
+    sid: str
+    extra: dict = field(default_factory=dict)
+
+
+def _error(code: str, message: str) -> dict:
+    return {"ok": False, "error": code, "message": message}
+
+
+def not_found() -> dict:
+    return _error("not_found", _("Not found."))
+
+
+class Publisher:
+    """Sends updates to rooms; keyed updates are coalesced to at most one per flush interval.
+
+    A tally or a counter changes with every vote or scan; clients need its latest value a few
+    times a second, not every intermediate one, so the newest payload per key wins.
+    """
+
+    def __init__(self, sio: SocketIO, interval: float) -> None:
+        self.sio = sio
+        self.interval = interval
+        self._pending: dict[tuple[str, str, str], Any] = {}
+        self._lock = threading.Lock()
+        self._running = False
+
+    def publish(self, event_id: int, audience: str, name: str, data: Any,
+                key: str | None = None) -> None:
+        target = room(event_id, audience)
+        if key is None:
+            self.sio.emit(name, data, to=target)
+            return
+        with self._lock:
+            self._pending[(target, name, key)] = data
+            if not self._running:
+                self._running = True
+                self.sio.start_background_task(self._flush_loop)
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for (target, name, _key), data in pending.items():
+            self.sio.emit(name, data, to=target)
+
+    def _flush_loop(self) -> None:
+        while True:
+            self.sio.sleep(self.interval)
+            self.flush()
+            with self._lock:
+                if not self._pending:
+                    self._running = False
+                    return
+
+
+def publish(event: Event | int, name: str, data: Any, *, audience: str = "all",
+            key: str | None = None) -> None:
+    """Send `name` to an event's audience; give `key` to coalesce frequent updates."""
+    event_id = event if isinstance(event, int) else event.id
+    current_app.extensions["daihoi_publisher"].publish(event_id, audience, name, data, key)
+
+
+def _projector_links() -> dict[str, int]:
+    return current_app.extensions["daihoi_socket_projectors"]
+
+
+def socket_context(payload: Any, module: str | None) -> SocketContext | dict:
+    """Resolve the event a socket call names, or the error to acknowledge."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
+        return _error("bad_request", _("The request must name an event."))
+    unit_code, _sep, slug = payload["event"].partition("/")
+    event = get_event(db_session(), unit_code, slug)
+    if event is None:
+        return not_found()
+    roles = set(event_roles(current_user, event)) if current_user.is_authenticated else set()
+    link_id = _projector_links().get(request.sid)
+    if link_id is not None:
+        from core.models import ProjectorLink
+
+        link = db_session().get(ProjectorLink, link_id)
+        if link is not None and link.revoked_at is None and link.event_id == event.id:
+            roles.add("projector")
+    if not roles:
+        return not_found()
+    if module is not None and module not in enabled_modules(event):
+        return not_found()
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    return SocketContext(event=event, roles=frozenset(roles), user=user, sid=request.sid)
+
+
+def full_state(event: Event, roles: frozenset[str]) -> dict:
+    """Everything a client needs to redraw, sent on every (re)connect."""
+    state: dict[str, Any] = {
+        "event": {"id": event.id, "ref": f"{event.unit.code}/{event.slug}", "name": event.name,
+                  "convened_count": event.convened_count},
+        "modules": sorted(enabled_modules(event)),
+        "sessions": [{"id": s.id, "name": s.name, "kind": s.kind} for s in event.sessions],
+        "roles": sorted(roles),
+    }
+    for part in event_hook(event, "daihoi_realtime_state")(event=event, roles=roles):
+        if part:
+            state.update(part)
+    return state
+
+
+def _join(ctx: SocketContext, payload: dict) -> dict:
+    join_room(room(ctx.event.id))
+    if is_staff(ctx.roles):
+        join_room(room(ctx.event.id, "staff"))
+    if ctx.roles & PARTICIPANT_ROLES:
+        join_room(room(ctx.event.id, "delegates"))
+    if "projector" in ctx.roles:
+        join_room(room(ctx.event.id, "projector"))
+    return {"ok": True, "state": full_state(ctx.event, ctx.roles)}
+
+
+def handlers(app: Flask) -> dict[str, SocketHandler]:
+    return app.extensions["daihoi_socket_handlers"]
+
+
+def _dispatch(handler: SocketHandler, payload: Any) -> Any:
+    ctx = socket_context(payload, handler.module)
+    if isinstance(ctx, dict):
+        return ctx
+    if handler.permission is not None and not has_permission(
+            ctx.roles, handler.permission, current_app.extensions["daihoi_permissions"]):
+        return _error("forbidden", _("You may not do this."))
+    g.socket_context = ctx
+    try:
+        return handler.func(ctx, payload)
+    except Exception:
+        db_session().rollback()
+        current_app.logger.exception("socket handler %s failed", handler.name)
+        return _error("server_error", _("Something went wrong; nothing was saved. Try again."))
+
+
+def init_realtime(app: Flask) -> SocketIO:
+    sio = SocketIO(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["REDIS_URL"],
+        manage_session=False,
+        # Same-origin only: a page of another site cannot ride a delegate's cookie.
+        cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
+        ping_interval=20,
+        ping_timeout=20,
+    )
+    app.extensions["daihoi_publisher"] = Publisher(sio, app.config["REALTIME_FLUSH_SECONDS"])
+    app.extensions["daihoi_socket_projectors"] = {}
+    registry: dict[str, SocketHandler] = {"join": SocketHandler("join", _join)}
+    for h in flatten(get_pm_for(app).hook.daihoi_socket_handlers()):
+        if h.name in registry:
+            raise RuntimeError(f"socket event {h.name!r} is registered twice")
+        registry[h.name] = h
+    app.extensions["daihoi_socket_handlers"] = registry
+
+    @sio.on("connect")
+    def on_connect(auth=None):
+        if current_user.is_authenticated:
+            return True
+        token = auth.get("projector") if isinstance(auth, dict) else None
+        link = resolve_projector_token(db_session(), token) if isinstance(token, str) else None
+        if link is None:
+            raise ConnectionRefusedError("unauthorized")
+        _projector_links()[request.sid] = link.id
+        return True
+
+    @sio.on("disconnect")
+    def on_disconnect(*_args):
+        _projector_links().pop(request.sid, None)
+
+    for name, handler in registry.items():
+        sio.on_event(name, _bind(handler))
+    return sio
+
+
+def _bind(handler: SocketHandler):
+    def on_event(payload=None):
+        return _dispatch(handler, payload)
+
+    on_event.__name__ = f"on_{handler.name.replace(':', '_')}"
+    return on_event
+
+
+def get_pm_for(app: Flask):
+    return app.extensions["daihoi_pm"]
+
+

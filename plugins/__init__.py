@@ -1,0 +1,1 @@
+"""Built-in event modules. Each registers under the `daihoi.plugins` entry point."""

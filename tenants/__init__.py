@@ -1,0 +1,1 @@
+"""The union's organisation tree: units at configurable levels, and tenant resolution."""
