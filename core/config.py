@@ -60,7 +60,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
     if not db_url:
         instance_path.mkdir(parents=True, exist_ok=True)
         db_url = f"sqlite:///{instance_path / 'daihoi.sqlite3'}"
-    redis_url = env.get("DAIHOI_REDIS_URL") or None
+    if db_url.startswith(("postgresql://", "postgres://")):
+        # psycopg 3 is the driver we ship; accept the plain URL people copy from their host.
+        db_url = "postgresql+psycopg://" + db_url.split("://", 1)[1]
+    redis_url = overrides.get("REDIS_URL") or env.get("DAIHOI_REDIS_URL") or None
     config = {
         "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(instance_path),
         "DATABASE_URL": db_url,
@@ -80,6 +83,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": env.get("DAIHOI_TIMEZONE", "Asia/Ho_Chi_Minh"),
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
         "LANGUAGES": ("vi", "en"),
+        "DEFAULT_LOCALE": env.get("DAIHOI_LOCALE", "vi"),
         "CLI_LOCALE": env.get("DAIHOI_LOCALE", "vi"),
         "WTF_CSRF_TIME_LIMIT": None,
         "NODE_MODULES": Path(env.get("DAIHOI_NODE_MODULES", PROJECT_ROOT / "node_modules")),

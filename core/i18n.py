@@ -19,9 +19,12 @@ def select_locale() -> str:
     chosen = session.get(LANG_SESSION_KEY)
     if chosen in langs:
         return chosen
-    # Vietnamese unless the browser asks for English and nothing else we speak.
-    best = request.accept_languages.best_match(langs) if request else None
-    return best if best == "en" and "vi" not in request.accept_languages.values() else "vi"
+    default = current_app.config.get("DEFAULT_LOCALE", "vi")
+    # The deployment's language (Vietnamese) unless the browser asks only for another we speak.
+    best = request.accept_languages.best_match(langs)
+    if best and best != default and default not in request.accept_languages.values():
+        return best
+    return default
 
 
 def format_date(value: date | datetime | None) -> str:
