@@ -92,11 +92,15 @@ class EventBlueprint(Blueprint):
 
         view = current_app.view_functions.get(request.endpoint)
         allow_projector = bool(getattr(view, "_daihoi_projector", False))
-        if not current_user.is_authenticated and not allow_projector:
-            if self.is_api:
-                abort(401)
-            return redirect(url_for("auth.login", next=request.full_path))
         unit_code, event_slug = g.get("event_ref", (None, None))
+        if not current_user.is_authenticated:
+            # Signed out: only a hall screen holding this event's link gets past; everyone
+            # else is sent to sign in, whether or not the event exists.
+            event = get_event(db_session(), unit_code, event_slug) if allow_projector else None
+            if event is None or projector_link_for(event) is None:
+                if self.is_api:
+                    abort(401)
+                return redirect(url_for("auth.login", next=request.full_path))
         resolve_event_context(unit_code, event_slug, self.daihoi_module, allow_projector)
         return None
 

@@ -282,7 +282,12 @@ class SocketClient:
         return [d for e, d in self.received if e == name]
 
     def close(self):
-        self.sio.disconnect()
+        # Drop the connection as a phone losing its network would: websocket-client's polite
+        # close waits 3 s for a close frame the threaded Werkzeug test server never sends.
+        ws = getattr(self.sio.eio, "ws", None)
+        if ws is not None:
+            ws.shutdown()
+        self.sio.eio.disconnect(abort=True)
 
 
 @pytest.fixture

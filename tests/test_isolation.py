@@ -1,0 +1,189 @@
+"""Tenant isolation: every registered route and socket event, tried by users of one union's
+congress against another union's congress and objects, answers 404/403 and leaks nothing.
+
+The walker reads the app's URL map and socket registry, so a route or socket event added later
+is walked too; a URL parameter it does not know how to fill fails the test until it is taught.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db import session
+from core.events import create_projector_link
+from core.models import AuditEntry, EventMember, EventModule, EventSession, ProjectorLink, User
+from plugins.announcements.models import Announcement
+from plugins.announcements.services import post
+from tests.conftest import login
+
+# Routes that are not inside any tenant: the walker leaves them to their own tests.
+UNSCOPED = {"static", "vendor", "health", "auth.login", "auth.logout", "auth.set_language",
+            "home.index", "api.me"}
+SECRET = "BÍ MẬT CỦA YÊN BÁI"
+
+
+@pytest.fixture
+def victim(app, world):
+    """Objects of the other union (Yên Bái) whose ids the walker tries everywhere."""
+    with app.app_context():
+        ev = world.event("b")
+        a = post(session(), ev, author=world.user("b.admin"), title=SECRET, body=SECRET,
+                 audience="staff")
+        link, token = create_projector_link(session(), ev, actor=None, label=SECRET)
+        session().commit()
+        ids = {}
+        for param, model, col in (("session_id", EventSession, EventSession.event_id),
+                                  ("member_id", EventMember, EventMember.event_id),
+                                  ("announcement_id", Announcement, Announcement.event_id),
+                                  ("link_id", ProjectorLink, ProjectorLink.event_id)):
+            ids[param] = sorted(session().scalars(select(model.id).where(col == ev.id)))
+        ids["user_id"] = sorted(session().scalars(
+            select(User.id).where(User.username.like("b.%"))))
+        assert all(ids.values())
+        return {"ids": ids, "announcement": a.id, "token": token, "link": link.id}
+
+
+def snapshot(app, world):
+    with app.app_context():
+        ev = world.event("b")
+        count = lambda model, col: session().scalar(  # noqa: E731
+            select(func.count()).select_from(model).where(col == ev.id))
+        return (count(EventSession, EventSession.event_id),
+                count(EventMember, EventMember.event_id),
+                count(EventModule, EventModule.event_id),
+                count(Announcement, Announcement.event_id),
+                session().scalar(select(func.count()).select_from(Announcement).where(
+                    Announcement.event_id == ev.id, Announcement.withdrawn_at.is_(None))),
+                session().scalar(select(func.count()).select_from(ProjectorLink).where(
+                    ProjectorLink.event_id == ev.id, ProjectorLink.revoked_at.is_(None))),
+                session().scalar(select(func.count()).select_from(AuditEntry).where(
+                    AuditEntry.event_id == ev.id)),
+                [u.right_names for u in session().scalars(
+                    select(User).where(User.username.like("b.%")).order_by(User.id))])
+
+
+def fillings(rule, own_event: bool, victim):
+    """Every way to fill the rule's parameters with the victim's objects."""
+    choices = []
+    for arg in sorted(rule.arguments):
+        conv = type(rule._converters[arg]).__name__
+        if arg == "unit_code":
+            choices.append([(arg, "lao-cai" if own_event else "yen-bai")])
+        elif arg == "event_slug":
+            choices.append([(arg, "dai-hoi")])
+        elif conv == "IntegerConverter":
+            if arg not in victim["ids"]:
+                pytest.fail(f"teach the isolation walker whose ids fill <{arg}> of {rule.rule}")
+            choices.append([(arg, i) for i in victim["ids"][arg]])
+        elif arg == "name":
+            choices.append([(arg, "announcements")])
+        elif arg == "action":
+            choices.append([(arg, a) for a in ("grant", "revoke", "disable")])
+        elif arg == "filename":
+            choices.append([(arg, "announcements.js")])
+        else:
+            pytest.fail(f"teach the isolation walker to fill <{arg}> of {rule.rule}")
+    return [dict(c) for c in itertools.product(*choices)]
+
+
+def build(rule, values):
+    url = rule.rule
+    for k, v in values.items():
+        url = url.replace(f"<{k}>", str(v)).replace(f"<int:{k}>", str(v))
+    return url
+
+
+@pytest.mark.parametrize("attacker", ["a.admin", "a.secretariat", "a.delegate"])
+def test_every_route_refuses_another_unions_event(app, world, victim, attacker):
+    before = snapshot(app, world)
+    c = login(app.test_client(), attacker)
+    walked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNSCOPED or rule.endpoint == "projector_link.open_link":
+            continue
+        has_ints = any(type(rule._converters[a]).__name__ == "IntegerConverter"
+                       for a in rule.arguments)
+        variants = [False]
+        if has_ints and "unit_code" in rule.arguments and "event_slug" in rule.arguments:
+            variants.append(True)  # own event in the URL, the victim's object ids
+        for own in variants:
+            for values in fillings(rule, own, victim):
+                url = build(rule, values)
+                for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                    data = {"right": "admin", "on": "0", "title": "x", "label": "x",
+                            "s-name": "x", "s-kind": "other", "m-username": "a.admin",
+                            "m-role": "guest", "u-code": "zz", "u-name": "zz",
+                            "u-level": "district", "a-username": "zzz", "a-full_name": "Z",
+                            "a-password": "12345678xx"}
+                    resp = c.open(url, method=method, data=data)
+                    walked += 1
+                    body = resp.get_data(as_text=True)
+                    if own and method == "GET" and resp.status_code == 200:
+                        pytest.fail(f"{method} {url} answered 200 with a foreign object id")
+                    assert resp.status_code in (403, 404), (method, url, resp.status_code)
+                    assert SECRET not in body and "Đại hội yen-bai" not in body, (method, url)
+    assert walked > 40
+    assert snapshot(app, world) == before
+
+
+def test_unit_routes_of_another_union(app, world):
+    c = login(app.test_client(), "a.admin")
+    for url in ("/yen-bai/", "/yen-bai/new-event", "/admin/units/yen-bai/",
+                "/van-yen/", "/admin/units/van-yen/", "/tw/", "/admin/units/tw/"):
+        assert c.get(url).status_code == 404, url
+
+
+def test_api_of_another_union(app, world):
+    c = login(app.test_client(), "a.admin")
+    r = c.get("/api/v1/events/yen-bai/dai-hoi/")
+    assert r.status_code == 404 and r.json["ok"] is False
+    assert c.get("/api/v1/events/lao-cai/dai-hoi/").json["state"]["event"]["ref"] == \
+        "lao-cai/dai-hoi"
+    assert app.test_client().get("/api/v1/events/lao-cai/dai-hoi/").status_code == 401
+    me = c.get("/api/v1/me").json
+    assert [e["ref"] for e in me["events"]] == ["lao-cai/dai-hoi"]
+
+
+def test_projector_link_of_one_event_does_not_open_another(app, world, victim):
+    c = app.test_client()
+    assert c.get(f"/p/{victim['token']}").status_code == 302
+    assert c.get("/yen-bai/dai-hoi/projector").status_code == 200
+    assert c.get("/lao-cai/dai-hoi/projector").status_code == 302  # to login: no link held
+    assert c.get("/yen-bai/dai-hoi/").status_code == 302  # a screen link is not an account
+    assert c.get("/yen-bai/dai-hoi/manage").status_code == 302
+    assert c.get(f"/p/{victim['token']}x").status_code == 404
+
+
+def test_every_socket_event_refuses_another_unions_event(live_app, world_live, sockets,
+                                                         victim_live):
+    bystander = sockets("b.delegate")
+    assert bystander.call("join", {"event": "yen-bai/dai-hoi"})["ok"]
+    names = sorted(live_app.extensions["daihoi_socket_handlers"])
+    assert {"join", "announcements:list", "announcements:post"} <= set(names)
+    before = snapshot(live_app, world_live)
+    for attacker in ("a.admin", "a.secretariat", "a.delegate"):
+        s = sockets(attacker)
+        for name in names:
+            payload = {"event": "yen-bai/dai-hoi", "title": "x", "body": "x", "audience": "all",
+                       "id": victim_live["announcement"]}
+            ack = s.call(name, payload)
+            assert ack == {"ok": False, "error": "not_found", "message": "Not found."}, name
+            assert s.call(name, {"event": 5})["error"] == "bad_request"
+            assert s.call(name, "yen-bai/dai-hoi")["error"] == "bad_request"
+    assert snapshot(live_app, world_live) == before
+    assert bystander.received == []
+
+
+@pytest.fixture
+def world_live(live_app):
+    from tests.conftest import build_world
+
+    return build_world(live_app)
+
+
+@pytest.fixture
+def victim_live(live_app, world_live):
+    return victim.__wrapped__(live_app, world_live)

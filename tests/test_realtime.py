@@ -1,0 +1,148 @@
+"""The realtime channel through real Socket.IO clients over websockets."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import socketio
+
+from core.db import session
+from core.events import create_projector_link, revoke_projector_link
+from core.realtime import publish
+from tests.conftest import REDIS_URL, LiveServer, SocketClient, build_world, make_app, wait_for
+
+EV = {"event": "lao-cai/dai-hoi"}
+
+
+@pytest.fixture
+def world(live_app):
+    return build_world(live_app)
+
+
+def test_connect_without_session_or_link_is_refused(live, world):
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        SocketClient(live.url)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        SocketClient(live.url, auth={"projector": "forged.token.value"})
+
+
+def test_join_returns_the_full_state(live_app, live, world, sockets):
+    c = sockets("a.secretariat")
+    ack = c.call("join", EV)
+    assert ack["ok"] is True
+    state = ack["state"]
+    assert state["event"]["ref"] == "lao-cai/dai-hoi" and state["roles"] == ["secretariat"]
+    assert [s["name"] for s in state["sessions"]] == ["Phiên trù bị", "Phiên chính thức"]
+    assert state["modules"] == ["announcements"] and state["announcements"] == []
+
+
+def test_every_reconnect_gets_the_state_it_missed(live_app, live, world, sockets):
+    c = sockets("a.delegate")
+    c.call("join", EV)
+    c.close()
+    staff = sockets("a.secretariat")
+    assert staff.call("announcements:post", {**EV, "title": "Giải lao 15 phút"})["ok"]
+    again = sockets("a.delegate")
+    titles = [a["title"] for a in again.call("join", EV)["state"]["announcements"]]
+    assert titles == ["Giải lao 15 phút"]
+
+
+def test_audiences_reach_only_their_rooms(live_app, live, world, sockets):
+    with live_app.app_context():
+        _link, token = create_projector_link(session(), world.event("a"), actor=None, label="A")
+        session().commit()
+    staff, delegate = sockets("a.secretariat"), sockets("a.delegate")
+    screen = sockets(auth={"projector": token})
+    for c in (staff, delegate, screen):
+        assert c.call("join", EV)["ok"]
+    assert screen.call("join", EV)["state"]["roles"] == ["projector"]
+    for audience in ("staff", "delegates", "all"):
+        ack = staff.call("announcements:post", {**EV, "title": f"cho {audience}",
+                                                "audience": audience})
+        assert ack["ok"], ack
+    assert wait_for(lambda: len(staff.got("announcements:new")) == 3)
+    assert wait_for(lambda: len(delegate.got("announcements:new")) == 2)
+    assert wait_for(lambda: len(screen.got("announcements:new")) == 1)
+    assert {a["title"] for a in delegate.got("announcements:new")} == {"cho delegates", "cho all"}
+    assert [a["title"] for a in screen.got("announcements:new")] == ["cho all"]
+
+
+def test_revoked_projector_link_stops_working_at_once(live_app, live, world, sockets):
+    with live_app.app_context():
+        link, token = create_projector_link(session(), world.event("a"), actor=None, label="A")
+        session().commit()
+        link_id = link.id
+    screen = sockets(auth={"projector": token})
+    assert screen.call("join", EV)["ok"]
+    with live_app.app_context():
+        revoke_projector_link(session(), world.event("a"), link_id, actor=None)
+        session().commit()
+    assert screen.call("join", EV)["error"] == "not_found"
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        SocketClient(live.url, auth={"projector": token})
+
+
+def test_projector_link_is_for_its_own_event_only(live_app, live, world, sockets):
+    with live_app.app_context():
+        _link, token = create_projector_link(session(), world.event("b"), actor=None, label="B")
+        session().commit()
+    screen = sockets(auth={"projector": token})
+    assert screen.call("join", EV)["error"] == "not_found"
+    assert screen.call("join", {"event": "yen-bai/dai-hoi"})["ok"]
+    assert screen.call("announcements:post", {"event": "yen-bai/dai-hoi",
+                                              "title": "x"})["error"] == "forbidden"
+
+
+def test_keyed_updates_are_coalesced(live_app, live, world, sockets):
+    c = sockets("a.secretariat")
+    c.call("join", EV)
+    with live_app.app_context():
+        ev_id = world.ids["a"]
+        for i in range(200):
+            publish(ev_id, "counter", {"n": i}, key="present")
+    assert wait_for(lambda: c.got("counter") and c.got("counter")[-1] == {"n": 199})
+    assert len(c.got("counter")) <= 3  # 200 updates inside one flush interval
+
+
+def test_a_module_switched_off_ignores_its_socket_events(live_app, live, world, sockets):
+    from core.modules import disable_module
+
+    c = sockets("a.secretariat")
+    with live_app.app_context():
+        disable_module(session(), world.event("a"), "announcements", actor=None)
+        session().commit()
+    assert c.call("announcements:list", EV)["error"] == "not_found"
+    assert c.call("announcements:post", {**EV, "title": "x"})["error"] == "not_found"
+    assert c.call("join", EV)["state"]["modules"] == []
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="runs in the PostgreSQL + Redis pass (make test)")
+def test_two_servers_share_one_event_through_redis(db_url, tmp_path):
+    """A delegate on server A posts; a screen on server B sees it (Redis message queue)."""
+    app_a = make_app(db_url, tmp_path / "a", REDIS_URL=REDIS_URL)
+    app_b = make_app(db_url, tmp_path / "b", REDIS_URL=REDIS_URL)
+    world = build_world(app_a)
+    a, b = LiveServer(app_a).start(), LiveServer(app_b).start()
+    try:
+        with app_a.app_context():
+            _l, token = create_projector_link(session(), world.event("a"), actor=None, label="")
+            session().commit()
+        screen = SocketClient(b.url, auth={"projector": token})
+        assert screen.call("join", EV)["ok"]
+        staff = SocketClient(a.url, cookie=a.session_cookie("a.secretariat"))
+        assert staff.call("announcements:post", {**EV, "title": "Qua Redis"})["ok"]
+        assert wait_for(lambda: screen.got("announcements:new"), timeout=5)
+        assert screen.got("announcements:new")[0]["title"] == "Qua Redis"
+        for c in (screen, staff):
+            c.close()
+    finally:
+        a.stop()
+        b.stop()
+        for app in (app_a, app_b):
+            app.extensions["daihoi_db"].engine.dispose()
+
+
+def test_redis_pass_is_not_skipped_in_ci():
+    if os.environ.get("CI") == "true" and os.environ.get("DAIHOI_TEST_DATABASE_URL"):
+        assert REDIS_URL, "the PostgreSQL pass under CI must have Redis too"
