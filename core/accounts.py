@@ -128,6 +128,9 @@ def set_active(db: Session, *, actor: User, user: User, active: bool) -> None:
         raise ServiceError(_("you cannot disable your own account"))
     user.active = active
     user.session_version += 1  # signs the account out everywhere
+    from core.realtime import evict_after_commit
+
+    evict_after_commit("user", user.id)
     audit.record("account.enable" if active else "account.disable", actor=actor, unit=user.unit,
                  detail={"username": user.username})
 

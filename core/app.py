@@ -139,6 +139,7 @@ def _init_pages(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         messages = {
+            401: _("Sign in first."),
             403: _("You do not have the right to see this page."),
             404: _("This page does not exist, or you do not have access to it."),
             429: _("Too many attempts. Wait a minute and try again."),
@@ -152,9 +153,14 @@ def _init_pages(app: Flask) -> None:
         return _error_page(500, _("Something went wrong; nothing was saved. Try again."))
 
 
+ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 429: "too_many_requests", 500: "server_error"}
+
+
 def _error_page(code: int, message: str):
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
-        return {"ok": False, "error": code, "message": message}, code
+        # The same codes as Socket.IO acknowledgements, so clients handle both alike.
+        return {"ok": False, "error": ERROR_CODES.get(code, "error"), "message": message}, code
     return render_template("errors/error.html", code=code, message=message), code
 
 

@@ -142,7 +142,7 @@ def demo(password: str) -> None:
 @click.option("--port", default=lambda: int(os.environ.get("DAIHOI_PORT", "5000")), type=int)
 @with_appcontext
 def run(host: str, port: int) -> None:
-    """Serve the app with Socket.IO (the embedded server; see docs/deploy.md for production)."""
+    """Serve the app with Socket.IO on the embedded server (one process)."""
     _require_schema()
     sio = current_app.extensions["daihoi_socketio"]
     click.echo(f"DaiHoi on http://{host}:{port}/  (Ctrl+C to stop)")

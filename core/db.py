@@ -82,6 +82,29 @@ class Database:
         return self._factory()
 
 
+AFTER_COMMIT_KEY = "daihoi_after_commit"
+
+
+def after_commit(fn) -> None:
+    """Run `fn` once the current transaction commits; drop it if the transaction rolls back.
+
+    For effects outside the database (Socket.IO broadcasts, evictions) that must never announce
+    something that was not saved.
+    """
+    session().info.setdefault(AFTER_COMMIT_KEY, []).append(fn)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(sess: Session) -> None:
+    for fn in sess.info.pop(AFTER_COMMIT_KEY, []):
+        fn()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_commit(sess: Session) -> None:
+    sess.info.pop(AFTER_COMMIT_KEY, None)
+
+
 def get_db() -> Database:
     from flask import current_app
 

@@ -25,6 +25,7 @@ from core.models import (
     ProjectorLink,
     User,
 )
+from core.plugins import get_pm
 from core.rights import can_manage_events, can_view_reports, is_above_or_same
 from tenants.models import Unit
 from tenants.services import nfc, subtree_filter
@@ -85,6 +86,7 @@ def create_event(
         add_session(db, event, actor=None, name=sname, kind=skind, position=i, log=False)
     audit.record("event.create", actor=actor, event=event,
                  detail={"slug": slug, "name": event.name})
+    get_pm().hook.daihoi_event_created(event=event, actor=actor)
     return event
 
 
@@ -165,6 +167,10 @@ def remove_member(db: Session, event: Event, member_id: int, *, actor: User | No
     db.delete(m)
     audit.record("member.remove", actor=actor, event=event,
                  detail={"username": m.user.username, "role": m.role})
+    from core.realtime import evict_after_commit
+
+    # Its open connections sit in this event's rooms; they reconnect and rejoin what they may.
+    evict_after_commit("user", m.user_id)
 
 
 def members(db: Session, event: Event) -> list[EventMember]:
@@ -235,6 +241,9 @@ def revoke_projector_link(db: Session, event: Event, link_id: int, *, actor: Use
         raise NotFound()
     link.revoked_at = utcnow()
     audit.record("projector.revoke", actor=actor, event=event, detail={"label": link.label})
+    from core.realtime import evict_after_commit
+
+    evict_after_commit("link", link.id)
 
 
 def projector_links(db: Session, event: Event) -> list[ProjectorLink]:

@@ -1,10 +1,12 @@
 """Every hook a DaiHoi plugin can implement, in one place.
 
 A module (built-in under plugins/ or a third-party package) registers under the
-`daihoi.plugins` entry point and implements any of these with `@hookimpl`. Hooks that take an
-`event` are delivered only to the modules switched on for that event (see
-`core.plugins.event_hook`), so a module never has to check that itself. Each hook here must
-have a docstring and a test (tests/test_hookspecs.py fails otherwise).
+`daihoi.plugins` entry point and implements any of these with `@hookimpl`. Hooks that draw an
+event's pages and state (menu, widgets, scripts, realtime state, stats) are delivered only to
+the modules switched on for that event (see `core.plugins.event_hook`), so a module never has
+to check that itself. Lifecycle hooks (event created, module switched on or off, demo data)
+reach every plugin. Each hook here must have a docstring and a test (tests/test_hookspecs.py
+fails otherwise).
 """
 
 from __future__ import annotations
@@ -91,7 +93,11 @@ def daihoi_event_stats(event):
 
 @hookspec
 def daihoi_event_created(event, actor):
-    """Called after a new event is created and committed. `actor` is the creating user."""
+    """Called when a new event is created, in the same transaction (so a failure undoes both).
+
+    `actor` is the creating user, or None for the command line. Reaches every plugin: a module
+    that wants to prepare something for new events does it here.
+    """
 
 
 @hookspec

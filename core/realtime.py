@@ -10,6 +10,7 @@ client connected to another.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import SocketIO, join_room
 
+from core.db import after_commit
 from core.db import session as db_session
 from core.events import get_event, resolve_projector_token
 from core.models import PARTICIPANT_ROLES, Event, User
@@ -28,6 +30,7 @@ from core.plugins import event_hook, flatten
 from core.rights import event_roles, has_permission, is_staff
 
 AUDIENCES = ("all", "staff", "delegates", "projector")
+logger = logging.getLogger(__name__)
 
 
 def room(event_id: int, audience: str = "all") -> str:
@@ -71,18 +74,19 @@ class Publisher:
     def __init__(self, sio: SocketIO, interval: float) -> None:
         self.sio = sio
         self.interval = interval
-        self._pending: dict[tuple[str, str, str], Any] = {}
+        self._pending: dict[tuple, Any] = {}
         self._lock = threading.Lock()
         self._running = False
 
-    def publish(self, event_id: int, audience: str, name: str, data: Any,
+    def publish(self, event_id: int, audiences: tuple[str, ...], name: str, data: Any,
                 key: str | None = None) -> None:
-        target = room(event_id, audience)
+        # One emit to several rooms reaches a connection in two of them once.
+        targets = tuple(room(event_id, a) for a in audiences)
         if key is None:
-            self.sio.emit(name, data, to=target)
+            self.sio.emit(name, data, to=list(targets))
             return
         with self._lock:
-            self._pending[(target, name, key)] = data
+            self._pending[(targets, name, key)] = data
             if not self._running:
                 self._running = True
                 self.sio.start_background_task(self._flush_loop)
@@ -90,24 +94,111 @@ class Publisher:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
-        for (target, name, _key), data in pending.items():
-            self.sio.emit(name, data, to=target)
+        for (targets, name, _key), data in pending.items():
+            self.sio.emit(name, data, to=list(targets))
 
     def _flush_loop(self) -> None:
         while True:
             self.sio.sleep(self.interval)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - a failed emit must not stop later updates
+                logger.exception("realtime flush failed")
             with self._lock:
                 if not self._pending:
                     self._running = False
                     return
 
 
-def publish(event: Event | int, name: str, data: Any, *, audience: str = "all",
-            key: str | None = None) -> None:
-    """Send `name` to an event's audience; give `key` to coalesce frequent updates."""
+def _audiences(audience: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (audience,) if isinstance(audience, str) else tuple(audience)
+
+
+def publish(event: Event | int, name: str, data: Any, *,
+            audience: str | tuple[str, ...] = "all", key: str | None = None) -> None:
+    """Send `name` to an event's audience(s) now; give `key` to coalesce frequent updates.
+
+    Use `publish_after_commit` for anything announcing a change to the database.
+    """
     event_id = event if isinstance(event, int) else event.id
-    current_app.extensions["daihoi_publisher"].publish(event_id, audience, name, data, key)
+    current_app.extensions["daihoi_publisher"].publish(event_id, _audiences(audience), name,
+                                                       data, key)
+
+
+def publish_after_commit(event: Event | int, name: str, data: Any, *,
+                         audience: str | tuple[str, ...] = "all", key: str | None = None) -> None:
+    """Like `publish`, once the current transaction has committed (and never if it rolls back)."""
+    app = current_app._get_current_object()
+
+    def send() -> None:
+        with app.app_context():
+            publish(event, name, data, audience=audience, key=key)
+
+    after_commit(send)
+
+
+# ---------------------------------------------------------------- eviction
+
+def identity_room(kind: str, ident: int) -> str:
+    """The room every connection of one account ("user") or screen link ("link") sits in."""
+    return f"{kind}:{ident}"
+
+
+class Evictor:
+    """Disconnects every connection of an account or screen link, in every process.
+
+    A revoked screen link or a disabled account must stop receiving broadcasts at once, not at
+    its next reconnect. Each process disconnects its own connections; with Redis configured
+    the order fans out on a pub/sub channel to the other processes.
+    """
+
+    CHANNEL = "daihoi:evict"
+
+    def __init__(self, sio: SocketIO, redis_url: str | None) -> None:
+        self.sio = sio
+        self.redis_url = redis_url
+        self._redis = None
+        if redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(redis_url)
+            sio.start_background_task(self._listen)
+
+    def evict(self, room_name: str) -> None:
+        if self._redis is not None:
+            try:
+                self._redis.publish(self.CHANNEL, room_name)
+                return
+            except Exception:  # noqa: BLE001 - still evict here when Redis is down
+                logger.exception("could not publish an eviction; evicting locally only")
+        self.evict_local(room_name)
+
+    def evict_local(self, room_name: str) -> None:
+        server = self.sio.server
+        for participant in list(server.manager.get_participants("/", room_name)):
+            sid = participant[0] if isinstance(participant, tuple) else participant
+            server.disconnect(sid, namespace="/")
+
+    def _listen(self) -> None:
+        import redis
+
+        while True:
+            try:
+                pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.CHANNEL)
+                for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        self.evict_local(message["data"].decode())
+            except redis.RedisError:
+                logger.warning("eviction channel lost; retrying in 1 s")
+                self.sio.sleep(1)
+
+
+def evict_after_commit(kind: str, ident: int) -> None:
+    """Disconnect an account's or a screen link's connections once the change is committed."""
+    app = current_app._get_current_object()
+    evictor = app.extensions["daihoi_evictor"]
+    after_commit(lambda: evictor.evict(identity_room(kind, ident)))
 
 
 def _projector_links() -> dict[str, int]:
@@ -197,6 +288,7 @@ def init_realtime(app: Flask) -> SocketIO:
     )
     app.extensions["daihoi_publisher"] = Publisher(sio, app.config["REALTIME_FLUSH_SECONDS"])
     app.extensions["daihoi_socket_projectors"] = {}
+    app.extensions["daihoi_evictor"] = Evictor(sio, app.config["REDIS_URL"])
     registry: dict[str, SocketHandler] = {"join": SocketHandler("join", _join)}
     for h in flatten(get_pm_for(app).hook.daihoi_socket_handlers()):
         if h.name in registry:
@@ -206,13 +298,18 @@ def init_realtime(app: Flask) -> SocketIO:
 
     @sio.on("connect")
     def on_connect(auth=None):
-        if current_user.is_authenticated:
-            return True
+        # A hall screen's link counts even in a browser that is also signed in.
         token = auth.get("projector") if isinstance(auth, dict) else None
         link = resolve_projector_token(db_session(), token) if isinstance(token, str) else None
-        if link is None:
+        if token is not None and link is None:
             raise ConnectionRefusedError("unauthorized")
-        _projector_links()[request.sid] = link.id
+        if link is not None:
+            _projector_links()[request.sid] = link.id
+            join_room(identity_room("link", link.id))
+        if current_user.is_authenticated:
+            join_room(identity_room("user", current_user.id))
+        elif link is None:
+            raise ConnectionRefusedError("unauthorized")
         return True
 
     @sio.on("disconnect")

@@ -232,9 +232,8 @@ def import_units(db: Session, raw: bytes) -> ImportReport:
             old_parent = old.parent.code if old.parent else None
             if old_parent != parent:
                 report.problems.append(ImportProblem(
-                    r["line"], _("%(code)s already sits under %(old)s; moving units is done "
-                                 "in the admin pages, not by import", code=code,
-                                 old=old_parent or "-")))
+                    r["line"], _("%(code)s already sits under %(old)s; import does not move "
+                                 "units", code=code, old=old_parent or "-")))
                 continue
         parent_level = (rows[parent]["level"] if parent in rows
                         else existing[parent].level.code)

@@ -83,10 +83,6 @@ def new_event(unit_code: str):
             flash(exc.message, "error")
         else:
             db_session().commit()
-            from core.plugins import get_pm
-
-            get_pm().hook.daihoi_event_created(event=ev, actor=current_user)
-            db_session().commit()
             flash(_("Event created. Add its sessions and switch on its modules."), "success")
             return redirect(url_for("event.manage", unit_code=unit.code, event_slug=ev.slug))
     return render_template("tenants/new_event.html", unit=unit, form=form)

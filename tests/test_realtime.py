@@ -6,6 +6,7 @@ import os
 
 import pytest
 import socketio
+from sqlalchemy import select
 
 from core.db import session
 from core.events import create_projector_link, revoke_projector_link
@@ -78,9 +79,38 @@ def test_revoked_projector_link_stops_working_at_once(live_app, live, world, soc
     with live_app.app_context():
         revoke_projector_link(session(), world.event("a"), link_id, actor=None)
         session().commit()
-    assert screen.call("join", EV)["error"] == "not_found"
+    # Disconnected by the server at once, so no later broadcast reaches the old screen.
+    assert wait_for(lambda: not screen.sio.connected)
     with pytest.raises(socketio.exceptions.ConnectionError):
         SocketClient(live.url, auth={"projector": token})
+
+
+def test_disabled_account_is_disconnected(live_app, live, world, sockets):
+    from core.accounts import set_active
+
+    delegate, other = sockets("a.checkin"), sockets("a.secretariat")
+    assert delegate.call("join", EV)["ok"] and other.call("join", EV)["ok"]
+    with live_app.app_context():
+        set_active(session(), actor=world.user("a.admin"), user=world.user("a.checkin"),
+                   active=False)
+        session().commit()
+    assert wait_for(lambda: not delegate.sio.connected)
+    assert other.sio.connected
+    assert other.call("announcements:post", {**EV, "title": "vẫn nhận"})["ok"]
+
+
+def test_nothing_is_broadcast_for_a_rolled_back_change(live_app, live, world, sockets):
+    from plugins.announcements.services import post
+
+    c = sockets("a.secretariat")
+    c.call("join", EV)
+    with live_app.app_context():
+        post(session(), world.event("a"), author=None, title="never saved", body="")
+        session().rollback()
+        post(session(), world.event("a"), author=None, title="saved", body="")
+        session().commit()
+    assert wait_for(lambda: c.got("announcements:new"))
+    assert [a["title"] for a in c.got("announcements:new")] == ["saved"]
 
 
 def test_projector_link_is_for_its_own_event_only(live_app, live, world, sockets):
@@ -134,8 +164,15 @@ def test_two_servers_share_one_event_through_redis(db_url, tmp_path):
         assert staff.call("announcements:post", {**EV, "title": "Qua Redis"})["ok"]
         assert wait_for(lambda: screen.got("announcements:new"), timeout=5)
         assert screen.got("announcements:new")[0]["title"] == "Qua Redis"
-        for c in (screen, staff):
-            c.close()
+        # Revoking the link on A disconnects the screen held by B.
+        with app_a.app_context():
+            from core.models import ProjectorLink
+
+            link_id = session().scalar(select(ProjectorLink.id))
+            revoke_projector_link(session(), world.event("a"), link_id, actor=None)
+            session().commit()
+        assert wait_for(lambda: not screen.sio.connected, timeout=5)
+        staff.close()
     finally:
         a.stop()
         b.stop()

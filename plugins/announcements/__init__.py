@@ -20,9 +20,9 @@ def daihoi_modules():
 
 @hookimpl
 def daihoi_blueprints():
-    from plugins.announcements.views import bp
+    from plugins.announcements.views import assets, bp
 
-    return [bp]
+    return [bp, assets]
 
 
 @hookimpl
@@ -86,4 +86,4 @@ def daihoi_migration_locations():
 def daihoi_page_scripts(event, roles):
     from flask import url_for
 
-    return [url_for("announcements.static", filename="announcements.js")]
+    return [url_for("announcements_assets.static", filename="announcements.js")]

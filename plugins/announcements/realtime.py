@@ -26,7 +26,6 @@ def post_announcement(ctx: SocketContext, payload: dict) -> dict:
         session().rollback()
         return {"ok": False, "error": exc.code, "message": exc.message}
     session().commit()
-    services.broadcast(ctx.event, a)
     return {"ok": True, "item": services.to_json(a)}
 
 

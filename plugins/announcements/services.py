@@ -10,7 +10,7 @@ from core import audit
 from core.db import utcnow
 from core.errors import NotFound, ServiceError
 from core.models import PARTICIPANT_ROLES, Event, User
-from core.realtime import publish
+from core.realtime import publish_after_commit
 from core.rights import is_staff
 from plugins.announcements.models import AUDIENCES, Announcement
 from tenants.services import nfc
@@ -47,9 +47,13 @@ def count(db: Session, event: Event) -> int:
         Announcement.event_id == event.id, Announcement.withdrawn_at.is_(None)))
 
 
+# Rooms each audience is sent to; staff see what delegates see.
+ROOMS = {"all": ("all",), "delegates": ("delegates", "staff"), "staff": ("staff",)}
+
+
 def to_json(a: Announcement) -> dict:
     return {"id": a.id, "title": a.title, "body": a.body, "audience": a.audience,
-            "created_at": a.created_at.isoformat(timespec="seconds")}
+            "created_at": a.created_at.isoformat(timespec="seconds") + "Z"}
 
 
 def post(db: Session, event: Event, *, author: User | None, title: str, body: str,
@@ -67,15 +71,8 @@ def post(db: Session, event: Event, *, author: User | None, title: str, body: st
     db.flush()
     audit.record("announcement.post", actor=author, event=event,
                  detail={"id": a.id, "title": title, "audience": audience})
+    publish_after_commit(event, "announcements:new", to_json(a), audience=ROOMS[audience])
     return a
-
-
-def broadcast(event: Event, a: Announcement) -> None:
-    """Send a committed announcement to the rooms that may see it."""
-    rooms = {"all": "all", "delegates": "delegates", "staff": "staff"}
-    publish(event, "announcements:new", to_json(a), audience=rooms[a.audience])
-    if a.audience == "delegates":
-        publish(event, "announcements:new", to_json(a), audience="staff")
 
 
 def withdraw(db: Session, event: Event, announcement_id: int, *, actor: User | None) -> None:
@@ -86,4 +83,5 @@ def withdraw(db: Session, event: Event, announcement_id: int, *, actor: User | N
         raise NotFound()
     a.withdrawn_at = utcnow()
     audit.record("announcement.withdraw", actor=actor, event=event, detail={"id": a.id})
-    publish(event, "announcements:withdrawn", {"id": a.id})
+    publish_after_commit(event, "announcements:withdrawn", {"id": a.id},
+                         audience=ROOMS[a.audience])

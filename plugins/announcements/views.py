@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -15,8 +15,11 @@ from core.forms import ActionForm
 from plugins.announcements import services
 
 bp = EventBlueprint("announcements", __name__, module="announcements",
-                    url_prefix="/announcements", template_folder="templates",
-                    static_folder="static")
+                    url_prefix="/announcements", template_folder="templates")
+# Scripts are the same for every event and hold no data, so they are served outside the event
+# guard, where a hall screen without an account can load them too.
+assets = Blueprint("announcements_assets", __name__, static_folder="static",
+                   static_url_path="/modules/announcements/static")
 
 AUDIENCE_LABELS = {"all": _l("Everyone"), "delegates": _l("Delegates and guests"),
                    "staff": _l("Staff only")}
@@ -46,14 +49,13 @@ def create():
         flash(_("The announcement needs a title (at most 200 characters)."), "error")
         return redirect(url_for(".index"))
     try:
-        a = services.post(session(), g.event, author=current_user, title=form.title.data,
-                          body=form.body.data, audience=form.audience.data)
+        services.post(session(), g.event, author=current_user, title=form.title.data,
+                      body=form.body.data, audience=form.audience.data)
     except ServiceError as exc:
         session().rollback()
         flash(exc.message, "error")
         return redirect(url_for(".index"))
     session().commit()
-    services.broadcast(g.event, a)
     flash(_("Announcement sent."), "success")
     return redirect(url_for(".index"))
 

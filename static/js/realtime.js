@@ -25,7 +25,13 @@
         stateHandlers.forEach(function (fn) { fn(ack.state); });
       });
     });
-    socket.on('disconnect', function () { setStatus(labels.offline, false); });
+    socket.on('disconnect', function (reason) {
+      setStatus(labels.offline, false);
+      // The server ends connections whose rights changed; come back and rejoin what we may.
+      if (reason === 'io server disconnect') {
+        setTimeout(function () { socket.connect(); }, 1000 + Math.random() * 2000);
+      }
+    });
     socket.on('connect_error', function () { setStatus(labels.offline, false); });
     Object.keys(eventHandlers).forEach(function (name) {
       eventHandlers[name].forEach(function (fn) { socket.on(name, fn); });
