@@ -14,6 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
 
+PATH_TYPE = String(500).with_variant(String(500, collation="C"), "postgresql")
+
 
 class UnitLevel(Base):
     __tablename__ = "unit_levels"
@@ -33,7 +35,9 @@ class Unit(Base):
     name: Mapped[str] = mapped_column(String(300))
     level_id: Mapped[int] = mapped_column(ForeignKey("unit_levels.id"))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), index=True)
-    path: Mapped[str] = mapped_column(String(500), unique=True)
+    # Byte order ("C" collation) on PostgreSQL: the subtree range relies on '/' sorting just
+    # before '0', which a linguistic collation such as en_US.UTF-8 does not guarantee.
+    path: Mapped[str] = mapped_column(PATH_TYPE, unique=True)
     depth: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from core.db import utcnow
 from core.errors import ServiceError
 from tenants.models import Unit, UnitLevel
 
@@ -262,16 +263,8 @@ def import_units(db: Session, raw: bytes) -> ImportReport:
         report.problems.sort(key=lambda p: p.line)
         return report
 
-    # Write parents before children, one depth at a time, so each flush gives the ids paths need.
-    def depth(code: str) -> int:
-        d, cur = 0, rows[code]["parent"]
-        while cur in rows:
-            d, cur = d + 1, rows[cur]["parent"]
-        return d
-
-    by_code = dict(existing)
-    for code in sorted(rows, key=depth):
-        r = rows[code]
+    # Existing units: names and levels may change, nothing else.
+    for code, r in rows.items():
         if code in existing:
             unit = existing[code]
             if unit.name != r["name"] or unit.level.code != r["level"]:
@@ -280,17 +273,29 @@ def import_units(db: Session, raw: bytes) -> ImportReport:
                 report.updated += 1
             else:
                 report.unchanged += 1
-            continue
-        parent = by_code.get(r["parent"]) if r["parent"] else None
-        unit = Unit(code=code, name=r["name"], level=levels[r["level"]], parent=parent,
-                    path=f"tmp-{uuid.uuid4()}")
-        db.add(unit)
-        by_code[code] = unit
-        report.created += 1
     db.flush()
-    for code in sorted(rows, key=depth):
-        unit = by_code[code]
-        if unit.path.startswith("tmp-"):
-            _place(db, unit, by_code.get(rows[code]["parent"]) if rows[code]["parent"] else None)
-    db.flush()
+    # New units, one depth at a time with bulk statements: the parents' paths are known when
+    # their children go in, and a national tree (~50,000 units) loads in seconds, not minutes.
+    placed = {code: (u.id, u.path, u.depth) for code, u in existing.items()}
+    pending = [c for c in rows if c not in existing]
+    while pending:
+        ready = [c for c in pending if rows[c]["parent"] is None or rows[c]["parent"] in placed]
+        new_ids = db.execute(
+            insert(Unit).returning(Unit.id, Unit.code, sort_by_parameter_order=True),
+            [{"code": c, "name": rows[c]["name"], "level_id": levels[rows[c]["level"]].id,
+              "parent_id": placed[rows[c]["parent"]][0] if rows[c]["parent"] else None,
+              "path": f"tmp-{uuid.uuid4()}", "depth": 0, "created_at": utcnow()}
+             for c in ready],
+        ).all()
+        updates = []
+        for unit_id, code in new_ids:
+            parent = placed.get(rows[code]["parent"]) if rows[code]["parent"] else None
+            path = f"{parent[1] if parent else '/'}{unit_id}/"
+            depth = parent[2] + 1 if parent else 0
+            placed[code] = (unit_id, path, depth)
+            updates.append({"id": unit_id, "path": path, "depth": depth})
+        db.execute(update(Unit), updates)
+        report.created += len(ready)
+        ready_set = set(ready)
+        pending = [c for c in pending if c not in ready_set]
     return report

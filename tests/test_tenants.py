@@ -148,3 +148,16 @@ def test_utf8_bom_and_nfc(ctx, world):
 def test_missing_columns(ctx):
     report = import_units(session(), b"code,name\nx,y\n")
     assert not report.ok and "parent_code" in report.problems[0].message
+
+
+def test_paths_compare_bytewise_on_postgresql(ctx):
+    from core.db import get_db
+
+    if get_db().engine.dialect.name != "postgresql":
+        pytest.skip("SQLite compares text bytewise already")
+    from sqlalchemy import text
+
+    collation = session().execute(text(
+        "SELECT collation_name FROM information_schema.columns "
+        "WHERE table_name = 'units' AND column_name = 'path'")).scalar()
+    assert collation == "C"
