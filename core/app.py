@@ -101,6 +101,10 @@ def _init_pages(app: Flask) -> None:
         path = Path(app.config["NODE_MODULES"]) / VENDOR_FILES[name]
         return send_from_directory(path.parent, path.name, max_age=86400)
 
+    @app.route("/favicon.ico")
+    def favicon():
+        return app.send_static_file("favicon.svg")
+
     @app.route("/health")
     def health():
         from core.health import check

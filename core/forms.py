@@ -11,6 +11,7 @@ from wtforms import (
     SelectField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core.models import EVENT_KINDS, EVENT_ROLES, SESSION_KINDS
@@ -52,7 +53,7 @@ class LoginForm(FlaskForm):
 class EventForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=300)])
     slug = StringField(_l("Short name in the address"), validators=[Optional(), Length(max=80)])
-    kind = SelectField(_l("Kind"), choices=[(k, KIND_LABELS[k]) for k in EVENT_KINDS])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in EVENT_KINDS])
     starts_on = DateField(_l("From"), validators=[Optional()])
     ends_on = DateField(_l("To"), validators=[Optional()])
     venue = StringField(_l("Venue"), validators=[Optional(), Length(max=300)])
@@ -62,12 +63,13 @@ class EventForm(FlaskForm):
 
 class SessionForm(FlaskForm):
     name = StringField(_l("Session name"), validators=[DataRequired(), Length(max=200)])
-    kind = SelectField(_l("Kind"), choices=[(k, SESSION_KIND_LABELS[k]) for k in SESSION_KINDS])
+    kind = SelectField(_l("Kind"),
+                       choices=[SelectChoice(k, SESSION_KIND_LABELS[k]) for k in SESSION_KINDS])
 
 
 class MemberForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
-    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in EVENT_ROLES])
+    role = SelectField(_l("Role"), choices=[SelectChoice(r, ROLE_LABELS[r]) for r in EVENT_ROLES])
 
 
 class ProjectorForm(FlaskForm):

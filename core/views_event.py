@@ -15,7 +15,15 @@ from core.event_context import (
     projector_allowed,
     require_roles,
 )
-from core.forms import ActionForm, EventForm, MemberForm, ProjectorForm, SessionForm, role_label
+from core.forms import (
+    SESSION_KIND_LABELS,
+    ActionForm,
+    EventForm,
+    MemberForm,
+    ProjectorForm,
+    SessionForm,
+    role_label,
+)
 from core.modules import disable_module, enable_module, enabled_modules
 from core.plugins import event_hook, flatten, get_registry
 from core.realtime import full_state
@@ -74,6 +82,7 @@ def manage():
         projector_links=event_service.projector_links(db_session(), event),
         new_projector_url=session.pop("daihoi_new_projector_url", None),
         role_label=role_label,
+        session_kind_label=lambda k: SESSION_KIND_LABELS.get(k, k),
     )
 
 

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
+from wtforms.fields.choices import SelectChoice
 
 from core import accounts
 from core import events as event_service
@@ -109,7 +110,7 @@ def admin(unit_code: str):
 def _child_levels(unit: Unit) -> list[tuple[str, str]]:
     levels = db_session().scalars(select(UnitLevel).where(UnitLevel.rank > unit.level.rank)
                                   .order_by(UnitLevel.rank))
-    return [(lvl.code, lvl.name) for lvl in levels]
+    return [SelectChoice(lvl.code, lvl.name) for lvl in levels]
 
 
 def _admin_unit(unit_code: str) -> Unit:

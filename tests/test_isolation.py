@@ -21,7 +21,7 @@ from tests.conftest import login
 
 # Routes that are not inside any tenant: the walker leaves them to their own tests.
 UNSCOPED = {"static", "vendor", "health", "auth.login", "auth.logout", "auth.set_language",
-            "home.index", "api.me", "announcements_assets.static"}
+            "home.index", "api.me", "announcements_assets.static", "favicon"}
 SECRET = "BÍ MẬT CỦA YÊN BÁI"
 
 

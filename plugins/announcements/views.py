@@ -6,6 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from core.db import session
@@ -28,7 +29,8 @@ AUDIENCE_LABELS = {"all": _l("Everyone"), "delegates": _l("Delegates and guests"
 class AnnouncementForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Text"), validators=[Length(max=5000)])
-    audience = SelectField(_l("For"), choices=list(AUDIENCE_LABELS.items()))
+    audience = SelectField(_l("For"), choices=[SelectChoice(k, v)
+                                               for k, v in AUDIENCE_LABELS.items()])
 
 
 @bp.route("/")

@@ -15,6 +15,7 @@
 
   function live(eventRef, opts) {
     opts = opts || {};
+    window.DaiHoi.timeZone = opts.timeZone;
     const labels = opts.labels || {online: '', offline: ''};
     const socket = io({auth: opts.projector ? {projector: opts.projector} : {},
                        transports: ['websocket', 'polling']});
@@ -40,18 +41,32 @@
     return socket;
   }
 
-  function clock(el) {
+  // The hall's clock in the congress's time zone, whatever the screen's computer is set to.
+  function clock(el, timeZone) {
     if (!el) return;
     const tick = function () {
-      el.textContent = new Date().toLocaleTimeString('vi-VN', {hour: '2-digit', minute: '2-digit'});
+      el.textContent = new Date().toLocaleTimeString('vi-VN',
+        {hour: '2-digit', minute: '2-digit', timeZone: timeZone || undefined});
     };
     tick();
     setInterval(tick, 10000);
   }
 
+  // "HH:MM dd/mm/yyyy" in the congress's time zone, as the server writes times.
+  function formatDateTime(iso) {
+    const d = new Date(iso);
+    const parts = {};
+    new Intl.DateTimeFormat('en-GB', {timeZone: window.DaiHoi.timeZone, hour: '2-digit',
+      minute: '2-digit', day: '2-digit', month: '2-digit', year: 'numeric', hourCycle: 'h23'})
+      .formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
+    return parts.hour + ':' + parts.minute + ' ' + parts.day + '/' + parts.month + '/' + parts.year;
+  }
+
   window.DaiHoi = {
     live: live,
     clock: clock,
+    formatDateTime: formatDateTime,
+    timeZone: undefined,
     onState: function (fn) { stateHandlers.push(fn); },
     on: function (name, fn) { (eventHandlers[name] = eventHandlers[name] || []).push(fn); }
   };

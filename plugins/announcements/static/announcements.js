@@ -1,34 +1,57 @@
-/* Announcements arrive live in every list marked data-announcements and on the hall screen. */
+/* Announcements arrive live in every list marked data-announcements and on the hall screen.
+   Items are drawn as the server draws them: title, text, time; a list with data-limit keeps
+   only its newest items. */
 (function () {
   'use strict';
-  function add(list, a) {
-    if (list.querySelector('[data-id="' + a.id + '"]')) return;
-    const empty = list.querySelector('.empty');
-    if (empty) empty.remove();
+  function item(a) {
     const li = document.createElement('li');
     li.dataset.id = a.id;
-    li.className = 'fresh';
     const strong = document.createElement('strong');
     strong.textContent = a.title;
     li.appendChild(strong);
     if (a.body) { const p = document.createElement('p'); p.textContent = a.body; li.appendChild(p); }
-    list.prepend(li);
+    const small = document.createElement('small');
+    small.className = 'muted';
+    small.textContent = DaiHoi.formatDateTime(a.created_at);
+    li.appendChild(small);
+    return li;
   }
-  function addEverywhere(a) {
-    document.querySelectorAll('[data-announcements]').forEach(function (l) { add(l, a); });
-    const box = document.querySelector('[data-projector-announcement]');
-    if (box && a) {
-      box.querySelector('[data-title]').textContent = a.title;
-      box.querySelector('[data-body]').textContent = a.body || '';
-      box.hidden = false;
+  function add(list, a, fresh) {
+    if (list.querySelector('[data-id="' + a.id + '"]')) return;
+    const empty = list.querySelector('.empty');
+    if (empty) empty.remove();
+    const li = item(a);
+    if (fresh) li.classList.add('fresh');
+    list.prepend(li);
+    const limit = parseInt(list.dataset.limit || '0', 10);
+    if (limit) {
+      const items = list.querySelectorAll('li[data-id]');
+      for (let i = limit; i < items.length; i++) items[i].remove();
     }
+  }
+  function showOnScreen(a) {
+    const box = document.querySelector('[data-projector-announcement]');
+    if (!box) return;
+    if (!a) { box.hidden = true; delete box.dataset.id; return; }
+    box.dataset.id = a.id;
+    box.querySelector('[data-title]').textContent = a.title;
+    box.querySelector('[data-body]').textContent = a.body || '';
+    box.hidden = false;
   }
   DaiHoi.onState(function (state) {
     const items = state.announcements || [];
-    items.slice().reverse().forEach(addEverywhere);
+    items.slice().reverse().forEach(function (a) {
+      document.querySelectorAll('[data-announcements]').forEach(function (l) { add(l, a, false); });
+    });
+    showOnScreen(items[0]);
   });
-  DaiHoi.on('announcements:new', addEverywhere);
+  DaiHoi.on('announcements:new', function (a) {
+    document.querySelectorAll('[data-announcements]').forEach(function (l) { add(l, a, true); });
+    showOnScreen(a);
+  });
   DaiHoi.on('announcements:withdrawn', function (m) {
     document.querySelectorAll('[data-announcements] [data-id="' + m.id + '"]').forEach(function (el) { el.remove(); });
+    const box = document.querySelector('[data-projector-announcement]');
+    if (box && box.dataset.id === String(m.id)) showOnScreen(null);
   });
 })();
