@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from core import events as event_service
 from core.db import session as db_session
-from core.errors import ServiceError
+from core.errors import NotFound, ServiceError
 from core.event_context import (
     PROJECTOR_SESSION_KEY,
     EventBlueprint,
@@ -43,6 +43,20 @@ def _commit_or_flash(action) -> bool:
         return False
     db_session().commit()
     return result if result is not None else True
+
+
+def _remove(action, done: str, anchor: str):
+    """A settings button acting on one object of this event; another event's id is a 404."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        action()
+    except NotFound:
+        db_session().rollback()
+        abort(404)
+    db_session().commit()
+    flash(done, "success")
+    return redirect(url_for(".manage") + f"#{anchor}")
 
 
 @bp.route("/")
@@ -122,16 +136,8 @@ def add_session():
 @bp.route("/manage/sessions/<int:session_id>/remove", methods=["POST"])
 @require_roles("organiser")
 def remove_session(session_id: int):
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        event_service.remove_session(db_session(), g.event, session_id, actor=current_user)
-    except ServiceError:
-        db_session().rollback()
-        abort(404)
-    db_session().commit()
-    flash(_("Session removed."), "success")
-    return redirect(url_for(".manage") + "#sessions")
+    return _remove(lambda: event_service.remove_session(
+        db_session(), g.event, session_id, actor=current_user), _("Session removed."), "sessions")
 
 
 @bp.route("/manage/members", methods=["POST"])
@@ -150,16 +156,8 @@ def add_member():
 @bp.route("/manage/members/<int:member_id>/remove", methods=["POST"])
 @require_roles("organiser")
 def remove_member(member_id: int):
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        event_service.remove_member(db_session(), g.event, member_id, actor=current_user)
-    except ServiceError:
-        db_session().rollback()
-        abort(404)
-    db_session().commit()
-    flash(_("Role removed."), "success")
-    return redirect(url_for(".manage") + "#people")
+    return _remove(lambda: event_service.remove_member(
+        db_session(), g.event, member_id, actor=current_user), _("Role removed."), "people")
 
 
 @bp.route("/manage/projectors", methods=["POST"])
@@ -180,16 +178,9 @@ def add_projector():
 @bp.route("/manage/projectors/<int:link_id>/revoke", methods=["POST"])
 @require_roles("organiser")
 def revoke_projector(link_id: int):
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        event_service.revoke_projector_link(db_session(), g.event, link_id, actor=current_user)
-    except ServiceError:
-        db_session().rollback()
-        abort(404)
-    db_session().commit()
-    flash(_("The screen link no longer works."), "success")
-    return redirect(url_for(".manage") + "#screens")
+    return _remove(lambda: event_service.revoke_projector_link(
+        db_session(), g.event, link_id, actor=current_user),
+        _("The screen link no longer works."), "screens")
 
 
 @bp.route("/projector")

@@ -92,9 +92,7 @@ def new_event(unit_code: str):
 @bp.route("/admin/units/<unit_code>/")
 @login_required
 def admin(unit_code: str):
-    unit = _unit_or_404(unit_code)
-    if not can_manage_structure(current_user, unit):
-        abort(404)
+    unit = _admin_unit(unit_code)
     db = db_session()
     unit_form = UnitForm(prefix="u")
     unit_form.level.choices = _child_levels(unit)

@@ -136,3 +136,20 @@ def test_vietnamese_is_the_default_language(db_url, tmp_path):
     assert "Sign out" in c.get(f"{EV}/").get_data(as_text=True)
     assert c.post("/lang/fr").status_code == 404
     app.extensions["daihoi_db"].engine.dispose()
+
+
+def test_remove_own_session_and_member_through_settings(app, world):
+    from core.models import EventMember, EventSession
+
+    organiser = login(app.test_client(), "a.admin")
+    with app.app_context():
+        sess_id = session().scalar(select(EventSession.id).where(
+            EventSession.event_id == world.ids["a"]))
+        member_id = session().scalar(select(EventMember.id).where(
+            EventMember.event_id == world.ids["a"], EventMember.role == "guest"))
+    r = organiser.post(f"{EV}/manage/sessions/{sess_id}/remove", follow_redirects=True)
+    assert "Session removed." in r.get_data(as_text=True)
+    r = organiser.post(f"{EV}/manage/members/{member_id}/remove", follow_redirects=True)
+    assert "Role removed." in r.get_data(as_text=True)
+    assert organiser.post(f"{EV}/manage/members/{member_id}/remove").status_code == 404
+    assert login(app.test_client(), "a.guest").get(f"{EV}/").status_code == 404
