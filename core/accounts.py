@@ -117,6 +117,10 @@ def revoke_right(db: Session, *, actor: User, user: User, right: str) -> None:
         if r.right == right:
             user.rights.remove(r)
     db.flush()
+    from core.realtime import evict_after_commit
+
+    # Losing a right can cost the organiser role and its staff rooms: reconnect and rejoin.
+    evict_after_commit("user", user.id, db)
     audit.record("right.revoke", actor=actor, unit=user.unit,
                  detail={"username": user.username, "right": right})
 
@@ -130,7 +134,7 @@ def set_active(db: Session, *, actor: User, user: User, active: bool) -> None:
     user.session_version += 1  # signs the account out everywhere
     from core.realtime import evict_after_commit
 
-    evict_after_commit("user", user.id)
+    evict_after_commit("user", user.id, db)
     audit.record("account.enable" if active else "account.disable", actor=actor, unit=user.unit,
                  detail={"username": user.username})
 

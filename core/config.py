@@ -69,7 +69,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "DATABASE_URL": db_url,
         "REDIS_URL": redis_url,
         "SOCKETIO_ASYNC_MODE": env.get("DAIHOI_ASYNC_MODE", "threading"),
-        # Extra origins allowed to open Socket.IO connections (the union's app); none: same origin.
+        # Origins allowed to open Socket.IO connections. Unset: same origin only. Set, it replaces
+        # that default, so list the site's own origin too (and the union's app, say).
         "SOCKETIO_CORS_ORIGINS": [o.strip() for o in env.get("DAIHOI_CORS_ORIGINS", "").split(",")
                                   if o.strip()] or None,
         "UNIT_LEVELS": parse_unit_levels(env.get("DAIHOI_UNIT_LEVELS")),

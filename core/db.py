@@ -6,6 +6,7 @@ Socket.IO handler or a CLI command), removed on teardown so no connection leaks 
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -85,19 +86,25 @@ class Database:
 AFTER_COMMIT_KEY = "daihoi_after_commit"
 
 
-def after_commit(fn) -> None:
-    """Run `fn` once the current transaction commits; drop it if the transaction rolls back.
+def after_commit(fn, db: Session | None = None) -> None:
+    """Run `fn` once `db`'s transaction commits (default: the app context's session); drop it
+    if the transaction rolls back.
 
     For effects outside the database (Socket.IO broadcasts, evictions) that must never announce
     something that was not saved.
     """
-    session().info.setdefault(AFTER_COMMIT_KEY, []).append(fn)
+    (db or session()).info.setdefault(AFTER_COMMIT_KEY, []).append(fn)
 
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(sess: Session) -> None:
+    # The data is saved by now: a failing effect is logged, never turned into an error that
+    # would tell the user "nothing was saved", and it does not stop the effects after it.
     for fn in sess.info.pop(AFTER_COMMIT_KEY, []):
-        fn()
+        try:
+            fn()
+        except Exception:  # noqa: BLE001
+            logging.getLogger(__name__).exception("after-commit effect failed")
 
 
 @event.listens_for(Session, "after_rollback")

@@ -170,7 +170,7 @@ def remove_member(db: Session, event: Event, member_id: int, *, actor: User | No
     from core.realtime import evict_after_commit
 
     # Its open connections sit in this event's rooms; they reconnect and rejoin what they may.
-    evict_after_commit("user", m.user_id)
+    evict_after_commit("user", m.user_id, db)
 
 
 def members(db: Session, event: Event) -> list[EventMember]:
@@ -243,7 +243,7 @@ def revoke_projector_link(db: Session, event: Event, link_id: int, *, actor: Use
     audit.record("projector.revoke", actor=actor, event=event, detail={"label": link.label})
     from core.realtime import evict_after_commit
 
-    evict_after_commit("link", link.id)
+    evict_after_commit("link", link.id, db)
 
 
 def projector_links(db: Session, event: Event) -> list[ProjectorLink]:

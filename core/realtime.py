@@ -20,6 +20,7 @@ from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import SocketIO, join_room
+from sqlalchemy.orm import Session
 
 from core.db import after_commit
 from core.db import session as db_session
@@ -126,15 +127,17 @@ def publish(event: Event | int, name: str, data: Any, *,
 
 
 def publish_after_commit(event: Event | int, name: str, data: Any, *,
-                         audience: str | tuple[str, ...] = "all", key: str | None = None) -> None:
-    """Like `publish`, once the current transaction has committed (and never if it rolls back)."""
+                         audience: str | tuple[str, ...] = "all", key: str | None = None,
+                         db: Session | None = None) -> None:
+    """Like `publish`, once `db`'s transaction has committed (and never if it rolls back)."""
     app = current_app._get_current_object()
+    event_id = event if isinstance(event, int) else event.id
 
     def send() -> None:
         with app.app_context():
-            publish(event, name, data, audience=audience, key=key)
+            publish(event_id, name, data, audience=audience, key=key)
 
-    after_commit(send)
+    after_commit(send, db)
 
 
 # ---------------------------------------------------------------- eviction
@@ -188,17 +191,19 @@ class Evictor:
                 pubsub.subscribe(self.CHANNEL)
                 for message in pubsub.listen():
                     if message.get("type") == "message":
-                        self.evict_local(message["data"].decode())
+                        try:
+                            self.evict_local(message["data"].decode())
+                        except Exception:  # noqa: BLE001 - keep listening for the next one
+                            logger.exception("eviction failed")
             except redis.RedisError:
                 logger.warning("eviction channel lost; retrying in 1 s")
                 self.sio.sleep(1)
 
 
-def evict_after_commit(kind: str, ident: int) -> None:
+def evict_after_commit(kind: str, ident: int, db: Session | None = None) -> None:
     """Disconnect an account's or a screen link's connections once the change is committed."""
-    app = current_app._get_current_object()
-    evictor = app.extensions["daihoi_evictor"]
-    after_commit(lambda: evictor.evict(identity_room(kind, ident)))
+    evictor = current_app.extensions["daihoi_evictor"]
+    after_commit(lambda: evictor.evict(identity_room(kind, ident)), db)
 
 
 def _projector_links() -> dict[str, int]:
@@ -245,6 +250,11 @@ def full_state(event: Event, roles: frozenset[str]) -> dict:
 
 
 def _join(ctx: SocketContext, payload: dict) -> dict:
+    if payload.get("as") == "projector":
+        # A hall screen shows what the hall may see, even in a browser signed in as staff.
+        join_room(room(ctx.event.id))
+        join_room(room(ctx.event.id, "projector"))
+        return {"ok": True, "state": full_state(ctx.event, frozenset({"projector"}))}
     join_room(room(ctx.event.id))
     if is_staff(ctx.roles):
         join_room(room(ctx.event.id, "staff"))

@@ -13,6 +13,7 @@ from core.event_context import (
     PROJECTOR_SESSION_KEY,
     EventBlueprint,
     projector_allowed,
+    projector_link_for,
     require_roles,
 )
 from core.forms import (
@@ -186,7 +187,9 @@ def revoke_projector(link_id: int):
 @bp.route("/projector")
 @projector_allowed
 def projector():
-    token = (session.get(PROJECTOR_SESSION_KEY) or {}).get(str(g.event.id))
+    token = None
+    if projector_link_for(g.event) is not None:
+        token = session[PROJECTOR_SESSION_KEY][str(g.event.id)]
     return render_template("core/projector.html", projector_token=token)
 
 

@@ -22,7 +22,7 @@ CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 # First path segments the app itself uses; a unit code may not shadow them.
 RESERVED_CODES = frozenset(
     {"admin", "api", "login", "logout", "static", "vendor", "socket.io", "lang", "health",
-     "units", "me", "projector", "new-event"}
+     "units", "me", "projector", "new-event", "modules", "p", "favicon.ico"}
 )
 
 
@@ -162,7 +162,8 @@ def import_units(db: Session, raw: bytes) -> ImportReport:
 
     Rows may come in any order; parents may be in the file or already in the database. Every
     problem is reported with its line number and nothing is written when there is any.
-    Re-importing a file updates names and changes nothing else.
+    Re-importing a file updates names and levels (a level still has to sit between the
+    parent's and the children's) and changes nothing else; it never moves a unit.
     """
     report = ImportReport()
     text, report.problems = decode_csv(raw)
@@ -243,6 +244,22 @@ def import_units(db: Session, raw: bytes) -> ImportReport:
             report.problems.append(ImportProblem(
                 r["line"], _("level %(level)s cannot sit under %(parent_level)s",
                              level=r["level"], parent_level=parent_level)))
+    # A unit whose level changes must stay above its children that the file does not list.
+    kids: dict[int, list[Unit]] = {}
+    for u in existing.values():
+        if u.parent_id is not None:
+            kids.setdefault(u.parent_id, []).append(u)
+    for code, r in rows.items():
+        old = existing.get(code)
+        if old is None or r["level"] not in levels or old.level.code == r["level"]:
+            continue
+        for child in kids.get(old.id, []):
+            if child.code not in rows and child.level.rank <= levels[r["level"]].rank:
+                report.problems.append(ImportProblem(
+                    r["line"], _("level %(level)s cannot sit above %(child)s (%(child_level)s)",
+                                 level=r["level"], child=child.code,
+                                 child_level=child.level.code)))
+                break
     roots_in_file = [c for c, r in rows.items() if r["parent"] is None]
     if len(roots_in_file) > 1:
         for c in roots_in_file[1:]:
@@ -280,6 +297,8 @@ def import_units(db: Session, raw: bytes) -> ImportReport:
     pending = [c for c in rows if c not in existing]
     while pending:
         ready = [c for c in pending if rows[c]["parent"] is None or rows[c]["parent"] in placed]
+        if not ready:  # validation rules this out; never spin on a bad tree
+            raise RuntimeError("import_units: rows left whose parents are never placed")
         new_ids = db.execute(
             insert(Unit).returning(Unit.id, Unit.code, sort_by_parameter_order=True),
             [{"code": c, "name": rows[c]["name"], "level_id": levels[rows[c]["level"]].id,

@@ -183,3 +183,36 @@ def test_two_servers_share_one_event_through_redis(db_url, tmp_path):
 def test_redis_pass_is_not_skipped_in_ci():
     if os.environ.get("CI") == "true" and os.environ.get("DAIHOI_TEST_DATABASE_URL"):
         assert REDIS_URL, "the PostgreSQL pass under CI must have Redis too"
+
+
+def test_a_hall_screen_in_a_staff_browser_shows_only_what_the_hall_sees(live_app, live, world,
+                                                                        sockets):
+    staff_screen = sockets("a.secretariat")
+    ack = staff_screen.call("join", {**EV, "as": "projector"})
+    assert ack["state"]["roles"] == ["projector"]
+    poster = sockets("a.secretariat")
+    assert poster.call("announcements:post", {**EV, "title": "nội bộ", "audience": "staff"})["ok"]
+    assert poster.call("announcements:post", {**EV, "title": "công khai"})["ok"]
+    assert wait_for(lambda: staff_screen.got("announcements:new"))
+    assert [a["title"] for a in staff_screen.got("announcements:new")] == ["công khai"]
+    again = sockets("a.secretariat").call("join", {**EV, "as": "projector"})
+    assert [a["title"] for a in again["state"]["announcements"]] == ["công khai"]
+
+
+def test_losing_a_right_disconnects_to_rejoin_with_fewer_rooms(live_app, live, world, sockets):
+    from core.accounts import revoke_right
+
+    with live_app.app_context():
+        from core.accounts import grant_right
+
+        grant_right(session(), actor=world.user("a.admin"), user=world.user("a.reports"),
+                    right="events")
+        session().commit()
+    c = sockets("a.reports")
+    assert c.call("join", EV)["state"]["roles"] == ["organiser"]
+    with live_app.app_context():
+        revoke_right(session(), actor=world.user("a.admin"), user=world.user("a.reports"),
+                     right="events")
+        session().commit()
+    assert wait_for(lambda: not c.sio.connected)
+    assert sockets("a.reports").call("join", EV)["error"] == "not_found"

@@ -161,3 +161,12 @@ def test_paths_compare_bytewise_on_postgresql(ctx):
         "SELECT collation_name FROM information_schema.columns "
         "WHERE table_name = 'units' AND column_name = 'path'")).scalar()
     assert collation == "C"
+
+
+def test_reimport_may_change_a_level_only_between_parent_and_children(ctx, world):
+    # sa-pa (district) has no children; lao-cai (province) has sa-pa below it.
+    ok = import_units(session(), (HEADER + "sa-pa,Thị đoàn Sa Pa,grassroots,lao-cai\n").encode())
+    assert ok.ok and ok.updated == 1
+    session().rollback()
+    bad = import_units(session(), (HEADER + "lao-cai,Tỉnh đoàn,district,tw\n").encode())
+    assert not bad.ok and "cannot sit above sa-pa" in str(bad.problems[0])

@@ -71,7 +71,7 @@ def post(db: Session, event: Event, *, author: User | None, title: str, body: st
     db.flush()
     audit.record("announcement.post", actor=author, event=event,
                  detail={"id": a.id, "title": title, "audience": audience})
-    publish_after_commit(event, "announcements:new", to_json(a), audience=ROOMS[audience])
+    publish_after_commit(event, "announcements:new", to_json(a), audience=ROOMS[audience], db=db)
     return a
 
 
@@ -84,4 +84,4 @@ def withdraw(db: Session, event: Event, announcement_id: int, *, actor: User | N
     a.withdrawn_at = utcnow()
     audit.record("announcement.withdraw", actor=actor, event=event, detail={"id": a.id})
     publish_after_commit(event, "announcements:withdrawn", {"id": a.id},
-                         audience=ROOMS[a.audience])
+                         audience=ROOMS[a.audience], db=db)

@@ -20,7 +20,9 @@
     const socket = io({auth: opts.projector ? {projector: opts.projector} : {},
                        transports: ['websocket', 'polling']});
     socket.on('connect', function () {
-      socket.emit('join', {event: eventRef}, function (ack) {
+      const join = {event: eventRef};
+      if (opts.joinAs) join.as = opts.joinAs;
+      socket.emit('join', join, function (ack) {
         if (!ack || !ack.ok) { setStatus(labels.offline, false); return; }
         setStatus(labels.online, true);
         stateHandlers.forEach(function (fn) { fn(ack.state); });

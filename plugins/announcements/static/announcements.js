@@ -39,7 +39,15 @@
     box.hidden = false;
   }
   DaiHoi.onState(function (state) {
+    // The state is the newest announcements still standing: anything newer than its oldest
+    // that is not in it was withdrawn while this page was away.
     const items = state.announcements || [];
+    const ids = new Set(items.map(function (a) { return a.id; }));
+    const oldest = items.length ? Math.min.apply(null, Array.from(ids)) : -Infinity;
+    document.querySelectorAll('[data-announcements] li[data-id]').forEach(function (li) {
+      const id = parseInt(li.dataset.id, 10);
+      if (id >= oldest && !ids.has(id)) li.remove();
+    });
     items.slice().reverse().forEach(function (a) {
       document.querySelectorAll('[data-announcements]').forEach(function (l) { add(l, a, false); });
     });
