@@ -137,6 +137,20 @@ def demo(password: str) -> None:
     click.echo(f"demo congress: /{DEMO_EVENT}/")
 
 
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+@with_appcontext
+def worker(burst: bool) -> None:
+    """Run background jobs (a whole congress's badges) from the Redis queue."""
+    from core.jobs import run_worker
+
+    _require_schema()
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("set DAIHOI_REDIS_URL: without Redis, jobs run inside the "
+                                   "web server")
+    run_worker(current_app._get_current_object(), burst=burst)
+
+
 @main.command("run")
 @click.option("--host", default=lambda: os.environ.get("DAIHOI_HOST", "127.0.0.1"))
 @click.option("--port", default=lambda: int(os.environ.get("DAIHOI_PORT", "5000")), type=int)

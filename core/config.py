@@ -91,6 +91,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "CLI_LOCALE": env.get("DAIHOI_LOCALE", "vi"),
         "WTF_CSRF_TIME_LIMIT": None,
         "NODE_MODULES": Path(env.get("DAIHOI_NODE_MODULES", PROJECT_ROOT / "node_modules")),
+        "JOBS_QUEUE": env.get("DAIHOI_JOBS_QUEUE", "daihoi"),
+        "BADGE_WORKERS": int(env.get("DAIHOI_BADGE_WORKERS", "0")) or None,
+        # The CSRF check reads the whole body before any view, so only this stops huge uploads.
+        "MAX_CONTENT_LENGTH": int(env.get("DAIHOI_MAX_UPLOAD_MB", "210")) * 1024 * 1024,
         "PROJECTOR_LINK_MAX_AGE_DAYS": int(env.get("DAIHOI_PROJECTOR_LINK_DAYS", "30")),
         "REALTIME_FLUSH_SECONDS": float(env.get("DAIHOI_REALTIME_FLUSH_SECONDS", "0.2")),
     }

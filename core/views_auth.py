@@ -17,18 +17,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
-from limits import parse
 
 from core.accounts import authenticate
 from core.db import session as db_session
 from core.forms import ActionForm, LoginForm
 from core.i18n import LANG_SESSION_KEY
+from core.throttle import blocked, charge, failure_keys
 
 bp = Blueprint("auth", __name__)
-
-# Per address: a ceiling whatever usernames are tried.
-ADDRESS_LIMIT = "30 per minute"
-
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths, so the login page cannot bounce a user to another site."""
@@ -40,29 +36,18 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
-def _throttle_keys(username: str) -> list[tuple]:
-    limiter = current_app.extensions["daihoi_limiter"]
-    addr = request.remote_addr or "?"
-    return [
-        (limiter.limiter, parse(current_app.config["LOGIN_RATE_LIMIT"]), ("login", addr,
-                                                                          username)),
-        (limiter.limiter, parse(ADDRESS_LIMIT), ("login-addr", addr)),
-    ]
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
         username = form.username.data.strip().lower()
-        keys = _throttle_keys(username)
         # Only failed attempts count; once over the limit even a right password waits.
-        if not all(strategy.test(rate, *ident) for strategy, rate, ident in keys):
+        keys = failure_keys("login", username, current_app.config["LOGIN_RATE_LIMIT"])
+        if blocked(keys):
             abort(429)
         user = authenticate(db_session(), username, form.password.data)
         if user is None:
-            for strategy, rate, ident in keys:
-                strategy.hit(rate, *ident)
+            charge(keys)
             db_session().rollback()
             flash(_("Wrong username or password."), "error")
             return render_template("core/login.html", form=form), 401

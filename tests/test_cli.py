@@ -61,6 +61,12 @@ def test_demo_is_idempotent_and_signs_in(app):
     assert "Phiên trù bị" in page and "Phiên bế mạc" in page
     assert "Chào mừng đại biểu" in c.get("/lao-cai/dai-hoi-xvi/announcements/").get_data(
         as_text=True)
+    roster = c.get("/lao-cai/dai-hoi-xvi/delegates/").get_data(as_text=True)
+    assert "Delegates (300)" in roster and "Guests (20)" in roster
+    delegate = app.test_client()
+    assert delegate.post("/login", data={"username": "daibieu.demo",
+                                         "password": "demo-pass-123"}).status_code == 302
+    assert "DB0001" in delegate.get("/lao-cai/dai-hoi-xvi/delegates/me").get_data(as_text=True)
 
 
 def test_the_installed_command_upgrades_a_fresh_database(tmp_path):

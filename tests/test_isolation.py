@@ -17,12 +17,18 @@ from core.events import create_projector_link
 from core.models import AuditEntry, EventMember, EventModule, EventSession, ProjectorLink, User
 from plugins.announcements.models import Announcement
 from plugins.announcements.services import post
+from plugins.delegates.demo import generate_roster
+from plugins.delegates.models import BadgeJob, CorrectionRequest, Delegate
+from plugins.delegates.roster_import import apply_roster, parse_roster
+from plugins.delegates.services import request_correction
 from tests.conftest import login
 
 # Routes that are not inside any tenant: the walker leaves them to their own tests.
 UNSCOPED = {"static", "vendor", "health", "auth.login", "auth.logout", "auth.set_language",
             "home.index", "api.me", "announcements_assets.static", "favicon"}
 SECRET = "BÍ MẬT CỦA YÊN BÁI"
+# A signed link is itself the credential (whoever holds it may open it); tested on their own.
+LINKS = {"projector_link.open_link", "delegates_signin.open_link"}
 
 
 @pytest.fixture
@@ -33,13 +39,23 @@ def victim(app, world):
         a = post(session(), ev, author=world.user("b.admin"), title=SECRET, body=SECRET,
                  audience="staff")
         link, token = create_projector_link(session(), ev, actor=None, label=SECRET)
+        preview = parse_roster(generate_roster(3, seed=9, guests=1), "b.csv")
+        apply_roster(session(), ev, preview, actor=None)
+        session().flush()
+        first = session().scalar(select(Delegate).where(Delegate.event_id == ev.id))
+        request_correction(session(), ev, first, field="ethnicity", new_value=SECRET)
+        session().add(BadgeJob(event_id=ev.id, status="done", total=1, done=1))
         session().commit()
         ids = {}
         for param, model, col in (("session_id", EventSession, EventSession.event_id),
                                   ("member_id", EventMember, EventMember.event_id),
                                   ("announcement_id", Announcement, Announcement.event_id),
-                                  ("link_id", ProjectorLink, ProjectorLink.event_id)):
+                                  ("link_id", ProjectorLink, ProjectorLink.event_id),
+                                  ("delegate_id", Delegate, Delegate.event_id),
+                                  ("job_id", BadgeJob, BadgeJob.event_id)):
             ids[param] = sorted(session().scalars(select(model.id).where(col == ev.id)))
+        ids["request_id"] = sorted(session().scalars(
+            select(CorrectionRequest.id).join(Delegate).where(Delegate.event_id == ev.id)))
         ids["user_id"] = sorted(session().scalars(
             select(User.id).where(User.username.like("b.%"))))
         assert all(ids.values())
@@ -62,7 +78,13 @@ def snapshot(app, world):
                 session().scalar(select(func.count()).select_from(AuditEntry).where(
                     AuditEntry.event_id == ev.id)),
                 [u.right_names for u in session().scalars(
-                    select(User).where(User.username.like("b.%")).order_by(User.id))])
+                    select(User).where(User.username.like("b.%")).order_by(User.id))],
+                session().execute(select(Delegate.code, Delegate.status, Delegate.checkin_secret,
+                                         Delegate.signin_nonce, Delegate.full_name)
+                                  .where(Delegate.event_id == ev.id)
+                                  .order_by(Delegate.code)).all(),
+                session().execute(select(CorrectionRequest.id, CorrectionRequest.status)
+                                  .order_by(CorrectionRequest.id)).all())
 
 
 def fillings(rule, own_event: bool, victim):
@@ -81,7 +103,10 @@ def fillings(rule, own_event: bool, victim):
         elif arg == "name":
             choices.append([(arg, "announcements")])
         elif arg == "action":
-            choices.append([(arg, a) for a in ("grant", "revoke", "disable")])
+            choices.append([(arg, a) for a in ("grant", "revoke", "disable", "remove",
+                                               "new-badge", "revoke-link")])
+        elif arg == "token":
+            choices.append([(arg, "aBcDeFgHiJkLmNoP")])
         elif arg == "filename":
             choices.append([(arg, "announcements.js")])
         else:
@@ -102,7 +127,7 @@ def test_every_route_refuses_another_unions_event(app, world, victim, attacker):
     c = login(app.test_client(), attacker)
     walked = 0
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in UNSCOPED or rule.endpoint == "projector_link.open_link":
+        if rule.endpoint in UNSCOPED or rule.endpoint in LINKS:
             continue
         has_ints = any(type(rule._converters[a]).__name__ == "IntegerConverter"
                        for a in rule.arguments)
