@@ -4,6 +4,7 @@ is set), the app, two unions' worth of tenants, and a live server for Socket.IO 
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import shutil
 import threading
@@ -20,6 +21,10 @@ from werkzeug.serving import make_server
 import core.accounts as core_accounts
 from core.app import create_app
 from core.db import session
+
+# Socket.IO clients dropped on purpose (see SocketClient.close) log "packet queue is empty"
+# from their reader threads, sometimes after pytest's summary; it is noise, not a failure.
+logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
 
 # Argon2 at its real cost makes every fixture account take ~50 ms; tests keep argon2, cheaper.
 core_accounts._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
