@@ -256,6 +256,18 @@ def set_status(db: Session, event: Event, d: Delegate, status: str, *, actor: Us
                  detail={"code": d.code, "from": before, "to": status, "reason": d.status_reason})
 
 
+def approve_many(db: Session, event: Event, delegate_ids: list[int], *,
+                 actor: User | None) -> int:
+    """Accept the credentials of the chosen delegates still waiting (the committee usually
+    accepts the whole list at once, after dealing with the few problems one by one)."""
+    chosen = db.scalars(select(Delegate).where(
+        Delegate.event_id == event.id, Delegate.id.in_(delegate_ids),
+        Delegate.kind == "delegate", Delegate.status == "convened")).all()
+    for d in chosen:
+        set_status(db, event, d, "approved", actor=actor)
+    return len(chosen)
+
+
 def replace_with_alternate(db: Session, event: Event, d: Delegate, alternate: Delegate, *,
                            actor: User | None, reason: str = "") -> None:
     if alternate.id == d.id or alternate.event_id != event.id:

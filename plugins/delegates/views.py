@@ -148,6 +148,23 @@ def import_preview(token: str):
                            missing_labels=[str(FIELDS[f][0]) for f in preview.missing_required])
 
 
+@bp.route("/export.xlsx")
+@require_permission("delegates.manage")
+def export():
+    from core import audit
+    from plugins.delegates.export import roster_workbook
+
+    data = roster_workbook(db_session(), g.event, lambda d: url_for(
+        "delegates_signin.open_link", token=services.signin_token(d), _external=True))
+    audit.record("delegates.export", actor=current_user, event=g.event, detail={})
+    db_session().commit()
+    resp = send_file(io.BytesIO(data), as_attachment=True, max_age=0,
+                     download_name=f"danh-sach-dai-bieu-{g.event.slug}.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @require_permission("delegates.manage")
 def add():
@@ -338,6 +355,16 @@ def decide_status(delegate_id: int):
         return redirect(url_for(".credentials", status=d.status))
     return _done(_("Decision recorded."), ".credentials", status=request.args.get(
         "status", "convened"))
+
+
+@bp.route("/credentials/approve-many", methods=["POST"])
+@require_permission("delegates.verify")
+def approve_many():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    ids = [int(i) for i in request.form.getlist("delegate") if i.isdigit()]
+    n = services.approve_many(db_session(), g.event, ids, actor=current_user)
+    return _done(_("Credentials accepted for %(n)s delegates.", n=n), ".credentials")
 
 
 @bp.route("/credentials/<int:delegate_id>/replace", methods=["POST"])

@@ -235,3 +235,22 @@ def test_bad_correction_input(ctx, roster_world):
     session().rollback()
     assert session().scalar(select(CorrectionRequest.id)) is None
     assert isinstance(session().get(Event, ev.id), Event)
+
+
+def test_committee_accepts_many_at_once_only_those_waiting(app, roster_world):
+    with app.app_context():
+        ev = roster_world.event("a")
+        services.set_status(session(), ev, person("DB0001"), "rejected", actor=None,
+                            reason="Sai cơ cấu")
+        session().commit()
+        ids = [person(c).id for c in ("DB0001", "DB0002", "DB0003")]
+        other = session().scalar(select(Delegate.id).where(Delegate.event_id != ev.id))
+    cred = login(app.test_client(), "a.credentials")
+    form = {"delegate": [str(i) for i in ids] + [str(other or 999999), "x"]}
+    r = cred.post(f"{EV}/delegates/credentials/approve-many", data=form, follow_redirects=True)
+    assert "Credentials accepted for 2 delegates." in r.get_data(as_text=True)
+    with app.app_context():
+        assert [person(c).status for c in ("DB0001", "DB0002", "DB0003")] == [
+            "rejected", "approved", "approved"]
+    assert login(app.test_client(), "a.secretariat").post(
+        f"{EV}/delegates/credentials/approve-many", data=form).status_code == 403

@@ -196,3 +196,28 @@ def test_import_page_lists_problems_and_writes_nothing(app, world):
     page = r.get_data(as_text=True)
     assert "not a date in the form dd/mm/yyyy" in page and "Import 1 rows" not in page
     assert login(app.test_client(), "a.delegate").get(f"{EV}/delegates/import").status_code == 403
+
+
+def test_export_with_links_imports_back_unchanged(app, roster_world):
+    from openpyxl import load_workbook
+
+    c = login(app.test_client(), "a.secretariat")
+    r = c.get(f"{EV}/delegates/export.xlsx")
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    wb = load_workbook(io.BytesIO(r.data))
+    rows = list(wb["Đại biểu"].iter_rows(values_only=True))
+    assert rows[0][0] == "Mã đại biểu" and len(rows) == 301
+    link = rows[1][-1]
+    assert "/d/" in link
+    # The link in the file opens the page of the person on its row.
+    d_client = app.test_client()
+    birth = rows[1][2]
+    path = link.split("localhost", 1)[1]
+    assert d_client.post(path, data={"birth_date": birth}).status_code == 302
+    with app.app_context():
+        again = parse_roster(r.data, "export.xlsx")
+        assert again.ok, again.problems[:3]
+        result = apply_roster(session(), roster_world.event("a"), again, actor=None)
+        assert (result.created, result.updated) == (0, 0)
+    assert login(app.test_client(), "a.checkin").get(
+        f"{EV}/delegates/export.xlsx").status_code == 403
