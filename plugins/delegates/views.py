@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import time
 from pathlib import Path
 
 from flask import (
@@ -76,10 +77,21 @@ def roster():
                            status_labels=STATUS_LABELS, display=display)
 
 
+UPLOAD_KEEP_SECONDS = 24 * 3600
+
+
 def _upload_dir() -> Path:
     path = Path(current_app.instance_path) / "uploads" / str(g.event.id)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _forget_old_uploads() -> None:
+    """Rosters hold personal data: an upload nobody confirmed is deleted after a day."""
+    cutoff = time.time() - UPLOAD_KEEP_SECONDS
+    for f in _upload_dir().glob("*.bin"):
+        if f.stat().st_mtime < cutoff:
+            f.unlink(missing_ok=True)
 
 
 def _stored_upload(token: str) -> tuple[bytes, str] | None:
@@ -109,6 +121,7 @@ def _mapping_from_form(headers: list[str]) -> dict[int, str] | None:
 def import_roster():
     form = RosterUploadForm()
     if form.validate_on_submit():
+        _forget_old_uploads()
         raw = form.file.data.read()
         name = form.file.data.filename or "roster"
         token = secrets.token_urlsafe(16)

@@ -221,3 +221,21 @@ def test_export_with_links_imports_back_unchanged(app, roster_world):
         assert (result.created, result.updated) == (0, 0)
     assert login(app.test_client(), "a.checkin").get(
         f"{EV}/delegates/export.xlsx").status_code == 403
+
+
+def test_unconfirmed_uploads_are_deleted_after_a_day(app, world):
+    import os
+    import time
+    from pathlib import Path
+
+    c = login(app.test_client(), "a.secretariat")
+    c.post(f"{EV}/delegates/import", data={"file": (io.BytesIO(ROSTER.read_bytes()), "r.csv")},
+           content_type="multipart/form-data")
+    folder = Path(app.instance_path) / "uploads" / str(world.ids["a"])
+    (old,) = list(folder.glob("*.bin"))
+    day_ago = time.time() - 25 * 3600
+    os.utime(old, (day_ago, day_ago))
+    c.post(f"{EV}/delegates/import", data={"file": (io.BytesIO(ROSTER.read_bytes()), "r.csv")},
+           content_type="multipart/form-data")
+    remaining = list(folder.glob("*.bin"))
+    assert len(remaining) == 1 and remaining[0] != old
