@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from core.config import PROJECT_ROOT, load_config
 from core.db import Database, session
+from core.errors import NotFound
 from core.models import User
 from core.plugins import ModuleRegistry, event_hook, flatten, make_plugin_manager
 
@@ -134,6 +135,13 @@ def _init_pages(app: Flask) -> None:
         resp.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         return resp
+
+    @app.errorhandler(NotFound)
+    def service_not_found(exc):
+        # A service looking an object up through its event found nothing there: the same 404
+        # as a URL that never existed, with nothing of the request kept.
+        session().rollback()
+        return _error_page(404, _("This page does not exist, or you do not have access to it."))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc):

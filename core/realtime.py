@@ -300,7 +300,7 @@ def init_realtime(app: Flask) -> SocketIO:
     app.extensions["daihoi_socket_projectors"] = {}
     app.extensions["daihoi_evictor"] = Evictor(sio, app.config["REDIS_URL"])
     registry: dict[str, SocketHandler] = {"join": SocketHandler("join", _join)}
-    for h in flatten(get_pm_for(app).hook.daihoi_socket_handlers()):
+    for h in flatten(app.extensions["daihoi_pm"].hook.daihoi_socket_handlers()):
         if h.name in registry:
             raise RuntimeError(f"socket event {h.name!r} is registered twice")
         registry[h.name] = h
@@ -338,8 +338,5 @@ def _bind(handler: SocketHandler):
     on_event.__name__ = f"on_{handler.name.replace(':', '_')}"
     return on_event
 
-
-def get_pm_for(app: Flask):
-    return app.extensions["daihoi_pm"]
 
 

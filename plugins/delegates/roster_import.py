@@ -18,7 +18,7 @@ from core import audit
 from core.errors import ServiceError
 from core.models import Event, EventMember, User
 from plugins.delegates.models import Delegate
-from plugins.delegates.services import new_secret
+from plugins.delegates.services import new_secret, participant_account
 from plugins.delegates.vietnamese import (
     GUEST_WORDS,
     TYPE_IN,
@@ -284,11 +284,8 @@ def apply_roster(db: Session, event: Event, preview: RosterPreview, *,
         else:
             result.unchanged += 1
     # New people in bulk: their accounts, their records, their role in the event.
-    import secrets
-
-    users = [User(username=f"e{event.id}-{secrets.token_hex(6)}",
-                  full_name=r.values["full_name"], email=r.values.get("email"),
-                  password_hash=None, unit_id=None) for r in new_rows]
+    users = [participant_account(event, r.values["full_name"], r.values.get("email"))
+             for r in new_rows]
     db.add_all(users)
     db.flush()
     delegates = []

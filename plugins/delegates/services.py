@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -73,14 +73,33 @@ def counts(db: Session, event: Event) -> dict[str, int]:
     return out
 
 
+def participant_account(event: Event, full_name: str, email: str | None) -> User:
+    """The account a roster person signs in with: no password, no unit (added by the caller)."""
+    return User(username=f"e{event.id}-{secrets.token_hex(6)}", full_name=full_name,
+                email=email, password_hash=None, unit_id=None)
+
+
 def create_participant(db: Session, event: Event, d: Delegate) -> None:
     """Give a new delegate the account it signs in with and its role in the event."""
-    user = User(username=f"e{event.id}-{secrets.token_hex(6)}", full_name=d.full_name,
-                email=d.email, password_hash=None, unit_id=None)
+    user = participant_account(event, d.full_name, d.email)
     db.add(user)
     db.flush()
     d.user_id = user.id
     db.add(EventMember(event_id=event.id, user_id=user.id, role=d.kind))
+
+
+def _drop_roles(db: Session, event: Event, user_id: int) -> None:
+    db.execute(EventMember.__table__.delete().where(EventMember.event_id == event.id,
+                                                    EventMember.user_id == user_id))
+
+
+def codes(db: Session, event: Event) -> set[str]:
+    return set(db.scalars(select(Delegate.code).where(Delegate.event_id == event.id)))
+
+
+def by_code(db: Session, event: Event, code: str) -> Delegate | None:
+    return db.scalar(select(Delegate).where(Delegate.event_id == event.id,
+                                            Delegate.code == code.strip().upper()))
 
 
 def set_kind(db: Session, event: Event, d: Delegate, kind: str) -> None:
@@ -97,8 +116,7 @@ def set_kind(db: Session, event: Event, d: Delegate, kind: str) -> None:
 
 def remove_delegate(db: Session, event: Event, delegate_id: int, *, actor: User | None) -> None:
     d = get_delegate(db, event, delegate_id)
-    db.execute(EventMember.__table__.delete().where(EventMember.event_id == event.id,
-                                                    EventMember.user_id == d.user_id))
+    _drop_roles(db, event, d.user_id)
     user = db.get(User, d.user_id)
     user.active = False
     user.session_version += 1
@@ -300,9 +318,6 @@ def mark_appointed(db: Session, event: Event, d: Delegate, *, actor: User | None
     return appointed_share(db, event)[2]
 
 
-def birth_date_of(value: date | None) -> str:
-    return value.strftime("%d/%m/%Y") if value else ""
-
 
 # ---------------------------------------------------------------- manual add and edit
 
@@ -359,12 +374,11 @@ def save_delegate(db: Session, event: Event, d: Delegate | None, data: dict[str,
 
 def adopt_account(db: Session, event: Event, code: str, account: User) -> Delegate:
     """Let an existing account (with its own password) be this roster person's account."""
-    d = db.scalar(select(Delegate).where(Delegate.event_id == event.id, Delegate.code == code))
+    d = by_code(db, event, code)
     if d is None:
         raise NotFound()
     old = db.get(User, d.user_id)
-    db.execute(EventMember.__table__.delete().where(EventMember.event_id == event.id,
-                                                    EventMember.user_id == old.id))
+    _drop_roles(db, event, old.id)
     if not db.scalar(select(EventMember.id).where(EventMember.event_id == event.id,
                                                   EventMember.user_id == account.id,
                                                   EventMember.role == d.kind)):

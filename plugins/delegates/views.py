@@ -144,7 +144,7 @@ def import_preview(token: str):
     first = parse_roster(raw, name)
     mapping = _mapping_from_form(first.headers) if request.method == "POST" else None
     preview = parse_roster(raw, name, mapping) if mapping is not None else first
-    existing = {d.code for d in services.roster(db_session(), g.event)}
+    existing = services.codes(db_session(), g.event)
     new_codes = sum(1 for r in preview.rows if r.values.get("code") not in existing)
     confirm = ConfirmImportForm(token=token)
     if request.method == "POST" and request.form.get("apply") == "1" and confirm.validate():
@@ -187,14 +187,7 @@ def add():
 @bp.route("/<int:delegate_id>/edit", methods=["GET", "POST"])
 @require_permission("delegates.manage")
 def edit(delegate_id: int):
-    return _edit(_delegate_or_404(delegate_id))
-
-
-def _delegate_or_404(delegate_id: int):
-    try:
-        return services.get_delegate(db_session(), g.event, delegate_id)
-    except NotFound:
-        abort(404)
+    return _edit(services.get_delegate(db_session(), g.event, delegate_id))
 
 
 def _edit(d):
@@ -217,7 +210,7 @@ def _edit(d):
 @bp.route("/<int:delegate_id>")
 @require_permission("delegates.view")
 def person(delegate_id: int):
-    d = _delegate_or_404(delegate_id)
+    d = services.get_delegate(db_session(), g.event, delegate_id)
     link = None
     if can("delegates.manage"):
         link = url_for("delegates_signin.open_link", token=services.signin_token(d),
@@ -233,7 +226,7 @@ def person(delegate_id: int):
 def signin_qr(delegate_id: int):
     import qrcode
 
-    d = _delegate_or_404(delegate_id)
+    d = services.get_delegate(db_session(), g.event, delegate_id)
     url = url_for("delegates_signin.open_link", token=services.signin_token(d), _external=True)
     buf = io.BytesIO()
     qrcode.make(url, box_size=6, border=2).save(buf, format="PNG")
@@ -246,7 +239,7 @@ def signin_qr(delegate_id: int):
 def person_action(delegate_id: int, action: str):
     if not ActionForm().validate_on_submit():
         abort(400)
-    d = _delegate_or_404(delegate_id)
+    d = services.get_delegate(db_session(), g.event, delegate_id)
     db = db_session()
     if action == "revoke-link":
         services.revoke_signin_link(db, g.event, d, actor=current_user)
@@ -348,7 +341,7 @@ def decide_status(delegate_id: int):
     form = DecisionForm()
     if not form.validate_on_submit():
         abort(400)
-    d = _delegate_or_404(delegate_id)
+    d = services.get_delegate(db_session(), g.event, delegate_id)
     db = db_session()
     action = request.form.get("action")
     try:
@@ -384,13 +377,12 @@ def approve_many():
 @require_permission("delegates.verify")
 def replace(delegate_id: int):
     form = ReplaceForm()
-    d = _delegate_or_404(delegate_id)
+    d = services.get_delegate(db_session(), g.event, delegate_id)
     if not form.validate_on_submit():
         flash(_("Write the code of the alternate."), "error")
         return redirect(url_for(".credentials"))
     db = db_session()
-    alternate = next((p for p in services.roster(db, g.event)
-                      if p.code == form.alternate_code.data.strip().upper()), None)
+    alternate = services.by_code(db, g.event, form.alternate_code.data)
     try:
         if alternate is None:
             raise ServiceError(_("no person with code %(code)s in this event",

@@ -35,7 +35,7 @@ from wtforms.validators import Length, Optional
 
 from core import audit
 from core.db import session
-from core.errors import NotFound, ServiceError
+from core.errors import ServiceError
 from core.event_context import EventBlueprint, require_permission
 from core.forms import ActionForm
 from plugins.delegates import badges, photos
@@ -75,13 +75,6 @@ class PhotoZipForm(FlaskForm):
 def _no_store(resp):
     resp.headers["Cache-Control"] = "no-store, private"
     return resp
-
-
-def _delegate(delegate_id: int) -> Delegate:
-    try:
-        return get_delegate(session(), g.event, delegate_id)
-    except NotFound:
-        abort(404)
 
 
 def _job(job_id: int) -> BadgeJob:
@@ -191,7 +184,7 @@ def download(job_id: int):
 @require_permission("delegates.badges")
 def one(delegate_id: int):
     """The desk: one badge, rendered now (a card by default, ?layout=sheet for A4)."""
-    d = _delegate(delegate_id)
+    d = get_delegate(session(), g.event, delegate_id)
     layout = request.args.get("layout", "card")
     if layout not in badges.LAYOUTS:
         abort(404)
@@ -230,7 +223,7 @@ def script():
 @bp.route("/photo/<int:delegate_id>", methods=["GET", "POST"])
 @require_permission("delegates.badges")
 def photo(delegate_id: int):
-    d = _delegate(delegate_id)
+    d = get_delegate(session(), g.event, delegate_id)
     if request.method == "POST":
         if _too_big(photos.MAX_PHOTO_BYTES):
             flash(_("The photo is larger than %(mb)s MB.", mb=photos.MAX_PHOTO_BYTES // 2**20),
@@ -265,7 +258,7 @@ def photo(delegate_id: int):
 @bp.route("/photo/<int:delegate_id>/remove", methods=["POST"])
 @require_permission("delegates.badges")
 def photo_remove(delegate_id: int):
-    d = _delegate(delegate_id)
+    d = get_delegate(session(), g.event, delegate_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     photos.remove_photo(session(), g.event, d, instance_path=current_app.instance_path,
@@ -278,7 +271,8 @@ def photo_remove(delegate_id: int):
 @bp.route("/photo/<int:delegate_id>/image.jpg")
 @require_permission("delegates.view")
 def photo_image(delegate_id: int):
-    path = photos.photo_file(current_app.instance_path, _delegate(delegate_id))
+    d = get_delegate(session(), g.event, delegate_id)
+    path = photos.photo_file(current_app.instance_path, d)
     if path is None:
         abort(404)
     return _no_store(send_file(path, mimetype="image/jpeg", max_age=0))
