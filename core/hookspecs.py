@@ -136,3 +136,26 @@ def daihoi_page_scripts(event, roles):
     its part of the page from the full state and from live updates. Called only for enabled
     modules.
     """
+
+
+@hookspec
+def daihoi_projector_panels(event):
+    """Return `core.plugins.Widget` panels for the hall screen (`/<unit>/<event>/projector`).
+
+    The screen is public to the hall: a panel shows only what everyone in the room may see,
+    in large type. It draws itself live from the module's page script. Called only for
+    modules switched on for the event.
+    """
+
+
+@hookspec
+def daihoi_delegate_checked_in(event, delegate, session, method):
+    """Called when a person becomes present in a session's check-in list.
+
+    `delegate` is the delegates module's record (a delegate or a guest), `session` the
+    `EventSession`, `method` one of "badge", "self", "manual". It runs inside the scan's
+    transaction, before commit, at up to hundreds of calls a second: keep it short and never
+    publish from it directly (use `core.realtime.publish_after_commit`). A repeated scan of
+    someone already present, and a re-entry after leaving, do not call it again; an entry
+    after an undo does. Called only for modules switched on for the event.
+    """

@@ -34,18 +34,39 @@ def format_date(value: date | datetime | None) -> str:
     return value.strftime("%d/%m/%Y")
 
 
+def local_time(value: datetime) -> datetime:
+    """A stored naive-UTC time in the deployment's time zone."""
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(tz)
+
+
+def utc_from_local(value: datetime | None) -> datetime | None:
+    """A time typed in the deployment's time zone, as the naive UTC the database stores."""
+    if value is None:
+        return None
+    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return value.replace(tzinfo=tz).astimezone(UTC).replace(tzinfo=None)
+
+
 def format_datetime(value: datetime | None) -> str:
     """HH:MM dd/mm/yyyy in the deployment's time zone; stored times are naive UTC."""
     if value is None:
         return ""
-    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(tz).strftime("%H:%M %d/%m/%Y")
+    return local_time(value).strftime("%H:%M %d/%m/%Y")
+
+
+def format_time(value: datetime | None) -> str:
+    """HH:MM in the deployment's time zone."""
+    if value is None:
+        return ""
+    return local_time(value).strftime("%H:%M")
 
 
 def init_i18n(app) -> Babel:
     babel = Babel(app, locale_selector=select_locale)
     app.jinja_env.filters["vndate"] = format_date
     app.jinja_env.filters["vndatetime"] = format_datetime
+    app.jinja_env.filters["vntime"] = format_time
     return babel

@@ -69,10 +69,13 @@ class Publisher:
     """Sends updates to rooms; keyed updates are coalesced to at most one per flush interval.
 
     A tally or a counter changes with every vote or scan; clients need its latest value a few
-    times a second, not every intermediate one, so the newest payload per key wins.
+    times a second, not every intermediate one, so the newest payload per key wins. A keyed
+    payload may be a function: it is then called once per flush, in an app context, so an
+    expensive figure (an attendance count) is computed a few times a second, not per scan.
     """
 
-    def __init__(self, sio: SocketIO, interval: float) -> None:
+    def __init__(self, sio: SocketIO, interval: float, app: Flask | None = None) -> None:
+        self.app = app
         self.sio = sio
         self.interval = interval
         self._pending: dict[tuple, Any] = {}
@@ -96,7 +99,13 @@ class Publisher:
         with self._lock:
             pending, self._pending = self._pending, {}
         for (targets, name, _key), data in pending.items():
-            self.sio.emit(name, data, to=list(targets))
+            try:
+                if callable(data):
+                    with self.app.app_context():
+                        data = data()
+                self.sio.emit(name, data, to=list(targets))
+            except Exception:  # noqa: BLE001 - one failed update must not hold back the others
+                logger.exception("realtime update %s failed", name)
 
     def _flush_loop(self) -> None:
         while True:
@@ -119,7 +128,8 @@ def publish(event: Event | int, name: str, data: Any, *,
             audience: str | tuple[str, ...] = "all", key: str | None = None) -> None:
     """Send `name` to an event's audience(s) now; give `key` to coalesce frequent updates.
 
-    Use `publish_after_commit` for anything announcing a change to the database.
+    With a key, `data` may be a function of no arguments, called at flush time in an app
+    context. Use `publish_after_commit` for anything announcing a change to the database.
     """
     event_id = event if isinstance(event, int) else event.id
     current_app.extensions["daihoi_publisher"].publish(event_id, _audiences(audience), name,
@@ -296,7 +306,8 @@ def init_realtime(app: Flask) -> SocketIO:
         ping_interval=20,
         ping_timeout=20,
     )
-    app.extensions["daihoi_publisher"] = Publisher(sio, app.config["REALTIME_FLUSH_SECONDS"])
+    app.extensions["daihoi_publisher"] = Publisher(sio, app.config["REALTIME_FLUSH_SECONDS"],
+                                                      app)
     app.extensions["daihoi_socket_projectors"] = {}
     app.extensions["daihoi_evictor"] = Evictor(sio, app.config["REDIS_URL"])
     registry: dict[str, SocketHandler] = {"join": SocketHandler("join", _join)}

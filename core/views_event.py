@@ -190,7 +190,9 @@ def projector():
     token = None
     if projector_link_for(g.event) is not None:
         token = session[PROJECTOR_SESSION_KEY][str(g.event.id)]
-    return render_template("core/projector.html", projector_token=token)
+    panels = sorted(flatten(event_hook(g.event, "daihoi_projector_panels")(event=g.event)),
+                    key=lambda w: w.order)
+    return render_template("core/projector.html", projector_token=token, panels=panels)
 
 
 @links.route("/p/<token>")

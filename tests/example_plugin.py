@@ -103,3 +103,13 @@ def daihoi_migration_locations():
 @hookimpl
 def daihoi_page_scripts(event, roles):
     return ["/static/example-plugin.js"]
+
+
+@hookimpl
+def daihoi_projector_panels(event):
+    return [Widget("Example panel", "core/widget_sessions.html", {"event": event}, order=99)]
+
+
+@hookimpl
+def daihoi_delegate_checked_in(event, delegate, session, method):
+    CALLS.append(("delegate_checked_in", event.slug, delegate.code, session.name, method))

@@ -169,7 +169,7 @@ def test_rq_badge_job_through_the_page(rq_app):
     from plugins.delegates.models import BadgeJob
     from plugins.delegates.roster_import import apply_roster, parse_roster
     from tests.conftest import build_world
-    from tests.plugins.delegates.conftest import ROSTER
+    from tests.plugins.conftest import ROSTER
     from tests.plugins.delegates.test_badges import pages_of, qr_texts
 
     app, queue, conn = rq_app

@@ -118,3 +118,14 @@ class BadgeJob(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RetiredBadge(Base):
+    """A badge secret that was replaced, kept so a scan of the old card says why it is refused."""
+
+    __tablename__ = "delegate_retired_badges"
+
+    secret: Mapped[str] = mapped_column(String(64), primary_key=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("delegates.id", ondelete="CASCADE"),
+                                             index=True)
+    retired_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,7 +15,7 @@ from core import audit
 from core.db import utcnow
 from core.errors import NotFound, ServiceError
 from core.models import Event, EventMember, User
-from plugins.delegates.models import CORRECTABLE, CorrectionRequest, Delegate
+from plugins.delegates.models import CORRECTABLE, CorrectionRequest, Delegate, RetiredBadge
 
 # More than this share of the convened delegates appointed (chỉ định) draws a warning.
 APPOINTED_WARN_SHARE = 0.05
@@ -130,6 +130,7 @@ def remove_delegate(db: Session, event: Event, delegate_id: int, *, actor: User 
 
 def regenerate_badge(db: Session, event: Event, d: Delegate, *, actor: User | None) -> None:
     """A new QR secret: the old printed badge stops working at once."""
+    db.add(RetiredBadge(secret=d.checkin_secret, delegate_id=d.id))
     d.checkin_secret = new_secret()
     audit.record("delegate.badge_regenerate", actor=actor, event=event, detail={"code": d.code})
 

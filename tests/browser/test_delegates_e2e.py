@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE
 from tests.browser.test_e2e import no_horizontal_overflow, sign_in
-from tests.plugins.delegates.conftest import ROSTER
+from tests.plugins.conftest import ROSTER
 
 EVENT = "/lao-cai/dai-hoi"
 

@@ -18,7 +18,7 @@ from core.db import session
 from plugins.delegates import report as rpt
 from plugins.delegates.models import Delegate
 from tests.conftest import login
-from tests.plugins.delegates.conftest import ROSTER
+from tests.plugins.conftest import ROSTER
 
 EV = "/lao-cai/dai-hoi"
 START = date(2026, 6, 30)  # a fixed congress date, so the ages never drift

@@ -16,7 +16,7 @@ from plugins.delegates.demo import generate_roster
 from plugins.delegates.models import Delegate
 from plugins.delegates.roster_import import apply_roster, parse_roster
 from tests.conftest import login
-from tests.plugins.delegates.conftest import ROSTER
+from tests.plugins.conftest import ROSTER
 
 EV = "/lao-cai/dai-hoi"
 HEADER = ROSTER.read_text(encoding="utf-8-sig").splitlines()[0]

@@ -1,4 +1,4 @@
-"""Fixtures for the delegates module: the shared 300-delegate roster imported into Lào Cai."""
+"""Fixtures for module tests: the shared 300-delegate roster imported into Lào Cai."""
 
 from __future__ import annotations
 

@@ -1,0 +1,553 @@
+"""Rules of check-in: lists per session, scans recorded once, presence, attendance and quorum.
+
+A scan is written first (unique by its client nonce), then the person's presence in the list
+is recomputed from all their scans. Recomputing rather than patching makes the answer the same
+whatever order scans arrive in: an offline station syncing an hour late, two stations scanning
+one badge at once, or an undo, all converge on "present since the earliest entry; in or out by
+the latest scan".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+
+from flask import current_app
+from flask_babel import gettext as _
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from core import audit
+from core.db import utcnow
+from core.errors import NotFound, ServiceError
+from core.models import Event, User
+from plugins.checkin.models import CheckinList, CheckinScan, Presence
+from plugins.delegates.models import Delegate, RetiredBadge
+
+# Delegates counted as convened (được triệu tập): not rejected, not replaced by someone else.
+CONVENED_STATUSES = ("convened", "approved")
+QUORUM_FRACTIONS = ("2/3", "1/2", "3/4")
+DEFAULT_QUORUM = {"fraction": "2/3", "units": False}
+# A station's clock may run ahead of the server's; a scan is never later than its arrival.
+MAX_STATION_LEAD = timedelta(seconds=0)
+STATION_MAX = 80
+
+
+# ---------------------------------------------------------------- lists
+
+def ensure_lists(db: Session, event: Event) -> list[CheckinList]:
+    """Every session of the event has its check-in list; new ones get the usual rules."""
+    existing = {lst.session_id: lst for lst in db.scalars(
+        select(CheckinList).where(CheckinList.event_id == event.id))}
+    out = []
+    for s in event.sessions:
+        lst = existing.get(s.id)
+        if lst is None:
+            # The preparatory session comes before the credentials report, so delegates whose
+            # credentials are not yet accepted must be able to enter it.
+            lst = CheckinList(event_id=event.id, session_id=s.id,
+                              admit_delegates="convened" if s.kind == "preparatory"
+                              else "approved")
+            db.add(lst)
+            db.flush()
+        out.append(lst)
+    return out
+
+
+def get_list(db: Session, event: Event, list_id: int) -> CheckinList:
+    lst = db.scalar(select(CheckinList).where(CheckinList.id == list_id,
+                                              CheckinList.event_id == event.id))
+    if lst is None:
+        raise NotFound()
+    return lst
+
+
+def is_open(lst: CheckinList, at: datetime | None = None) -> bool:
+    at = at or utcnow()
+    return (lst.opens_at is not None and lst.opens_at <= at
+            and (lst.closes_at is None or at < lst.closes_at))
+
+
+def current_list(db: Session, event: Event) -> CheckinList | None:
+    """The list the hall screen shows: the one open now, else the latest opened, else the first."""
+    lists = ensure_lists(db, event)
+    if not lists:
+        return None
+    now = utcnow()
+    open_now = [lst for lst in lists if is_open(lst, now)]
+    if open_now:
+        return max(open_now, key=lambda lst: lst.opens_at)
+    started = [lst for lst in lists if lst.opens_at is not None and lst.opens_at <= now]
+    if started:
+        return max(started, key=lambda lst: lst.opens_at)
+    return lists[0]
+
+
+def open_list(db: Session, event: Event, lst: CheckinList, *, actor: User | None) -> None:
+    lst.opens_at = utcnow() if not is_open(lst) else lst.opens_at
+    lst.closes_at = None
+    audit.record("checkin.open", actor=actor, event=event, detail={"session": lst.session.name})
+
+
+def close_list(db: Session, event: Event, lst: CheckinList, *, actor: User | None) -> None:
+    if not is_open(lst):
+        raise ServiceError(_("Check-in for this session is not open."))
+    lst.closes_at = utcnow()
+    audit.record("checkin.close", actor=actor, event=event, detail={"session": lst.session.name})
+
+
+def update_list(db: Session, event: Event, lst: CheckinList, *, admit_delegates: str,
+                admit_guests: bool, track_exit: bool, self_checkin: bool,
+                opens_at: datetime | None, closes_at: datetime | None,
+                actor: User | None) -> None:
+    if admit_delegates not in ("approved", "convened", "none"):
+        raise ServiceError(_("Choose who may enter."))
+    if opens_at and closes_at and closes_at <= opens_at:
+        raise ServiceError(_("Check-in must close after it opens."))
+    lst.admit_delegates = admit_delegates
+    lst.admit_guests = admit_guests
+    lst.track_exit = track_exit
+    lst.self_checkin = self_checkin
+    lst.opens_at = opens_at
+    lst.closes_at = closes_at
+    audit.record("checkin.settings", actor=actor, event=event,
+                 detail={"session": lst.session.name, "admit_delegates": admit_delegates,
+                         "admit_guests": admit_guests, "track_exit": track_exit,
+                         "self_checkin": self_checkin})
+
+
+# ---------------------------------------------------------------- quorum rule
+
+def quorum_rule(event: Event) -> dict:
+    rule = dict(DEFAULT_QUORUM)
+    rule.update((event.settings or {}).get("checkin", {}).get("quorum", {}))
+    return rule
+
+
+def set_quorum_rule(db: Session, event: Event, *, fraction: str, units: bool,
+                    actor: User | None) -> None:
+    if fraction not in QUORUM_FRACTIONS:
+        raise ServiceError(_("Choose a quorum fraction from the list."))
+    settings = dict(event.settings or {})
+    checkin = dict(settings.get("checkin", {}))
+    checkin["quorum"] = {"fraction": fraction, "units": bool(units)}
+    settings["checkin"] = checkin
+    event.settings = settings  # a new dict, so the JSON column is marked changed
+    audit.record("checkin.quorum_rule", actor=actor, event=event,
+                 detail={"fraction": fraction, "units": bool(units)})
+
+
+def needed(total: int, fraction: str) -> int:
+    """The smallest count that is at least `fraction` of `total` (exactly 2/3 passes)."""
+    f = Fraction(fraction)
+    return math.ceil(f * total)
+
+
+# ---------------------------------------------------------------- scans
+
+@dataclass
+class ScanResult:
+    scan: CheckinScan
+    delegate: Delegate | None
+    presence: Presence | None
+    replay: bool = False
+
+    @property
+    def verdict(self) -> str:
+        return self.scan.verdict or "refused"
+
+    @property
+    def reason(self) -> str | None:
+        return self.scan.reason
+
+    @property
+    def conflict(self) -> bool:
+        return self.presence is not None and self.presence.stations > 1
+
+
+def parse_scanned_at(value, received: datetime) -> datetime:
+    """The station's scan time as naive UTC; a time ahead of the server counts as now."""
+    if value is None or value == "":
+        return received
+    if not isinstance(value, str):
+        raise ServiceError(_("The scan time is not a date and time."), code="bad_request")
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ServiceError(_("The scan time is not a date and time."),
+                           code="bad_request") from exc
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return min(at, received + MAX_STATION_LEAD)
+
+
+def check_nonce(nonce) -> str:
+    if not isinstance(nonce, str) or not 8 <= len(nonce) <= 64:
+        raise ServiceError(_("Each scan needs a nonce of 8 to 64 characters."), code="bad_request")
+    return nonce
+
+
+def _admission(lst: CheckinList, d: Delegate) -> str | None:
+    """Why `d` may not enter `lst`, or None."""
+    if d.kind == "guest":
+        return None if lst.admit_guests else "not_admitted"
+    if d.status == "rejected":
+        return "rejected"
+    if d.status == "replaced":
+        return "replaced"
+    if lst.admit_delegates == "none":
+        return "not_admitted"
+    if lst.admit_delegates == "approved" and d.status != "approved":
+        return "not_approved"
+    return None
+
+
+def resolve_code(db: Session, event: Event, code) -> tuple[Delegate | None, str | None]:
+    """The person a badge QR names in `event`, or why it names nobody here."""
+    from plugins.delegates.services import by_checkin_secret
+
+    if not isinstance(code, str):
+        return None, "unknown"
+    code = code.strip()
+    d = by_checkin_secret(db, event, code)
+    if d is not None:
+        return d, None
+    if not code or len(code) > 64:
+        return None, "unknown"
+    retired = db.execute(select(RetiredBadge.delegate_id, Delegate.event_id)
+                         .join(Delegate, Delegate.id == RetiredBadge.delegate_id)
+                         .where(RetiredBadge.secret == code)).first()
+    if retired is not None:
+        if retired.event_id == event.id:
+            return db.get(Delegate, retired.delegate_id), "revoked"
+        return None, "other_event"
+    # A badge of another event (another unit's too) is named as such, never who it is.
+    if db.scalar(select(Delegate.id).where(Delegate.checkin_secret == code)) is not None:
+        return None, "other_event"
+    return None, "unknown"
+
+
+def _insert_scan(db: Session, values: dict) -> int | None:
+    """Insert a scan unless its nonce is known; the new id, or None for a duplicate."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = (insert(CheckinScan).values(**values)
+            .on_conflict_do_nothing(index_elements=["event_id", "nonce"])
+            .returning(CheckinScan.id))
+    return db.execute(stmt).scalar()
+
+
+def _presence(db: Session, list_id: int, delegate_id: int) -> Presence | None:
+    return db.scalar(select(Presence).where(Presence.list_id == list_id,
+                                            Presence.delegate_id == delegate_id))
+
+
+def recompute_presence(db: Session, lst: CheckinList, delegate_id: int) -> Presence | None:
+    """Presence from every accepted, not undone scan of the person, in scan-time order."""
+    scans = db.scalars(
+        select(CheckinScan)
+        .where(CheckinScan.list_id == lst.id, CheckinScan.delegate_id == delegate_id,
+               CheckinScan.verdict.in_(("in", "again", "out")),
+               CheckinScan.undone_at.is_(None))
+        .order_by(CheckinScan.scanned_at, CheckinScan.id)).all()
+    entries = [s for s in scans if s.direction == "in"]
+    row = _presence(db, lst.id, delegate_id)
+    if not entries:
+        if row is not None:
+            db.delete(row)
+            db.flush()
+        return None
+    first = entries[0]
+    present, state_at = True, first.scanned_at
+    if lst.track_exit:
+        # The latest scan decides; an exit before any entry changes nothing.
+        for s in scans:
+            if s.scanned_at >= first.scanned_at:
+                present, state_at = s.direction == "in", s.scanned_at
+    stations = len({(s.method, s.station) for s in entries})
+    if row is None:
+        row = Presence(list_id=lst.id, delegate_id=delegate_id)
+        db.add(row)
+    row.present = present
+    row.first_in_at = first.scanned_at
+    row.first_station = first.station
+    row.first_method = first.method
+    row.state_at = state_at
+    row.stations = stations
+    db.flush()
+    return row
+
+
+def record_scan(db: Session, event: Event, lst: CheckinList, *, nonce: str,
+                code: str | None = None, delegate: Delegate | None = None,
+                scanned_at=None, direction: str = "in", method: str = "badge",
+                station: str = "", user: User | None = None,
+                note: str | None = None) -> ScanResult:
+    """Record one scan once. The caller commits; a repeated nonce returns the first answer."""
+    nonce = check_nonce(nonce)
+    if direction not in ("in", "out"):
+        raise ServiceError(_("A scan is an entry or an exit."), code="bad_request")
+    received = utcnow()
+    at = parse_scanned_at(scanned_at, received)
+    station = (station or "").strip()[:STATION_MAX]
+    reason = None
+    if delegate is None:
+        delegate, reason = resolve_code(db, event, code)
+    if reason is None and delegate is not None:
+        reason = _admission(lst, delegate)
+    if reason is None and not is_open(lst, at):
+        reason = "closed"
+    if reason is None and direction == "out" and not lst.track_exit:
+        reason = "no_exit"
+    if reason is None:
+        # Two stations scanning one badge at once queue here, on PostgreSQL, until the first
+        # commits; SQLite has one writer at a time anyway.
+        db.execute(select(Delegate.id).where(Delegate.id == delegate.id).with_for_update())
+    scan_id = _insert_scan(db, {
+        "event_id": event.id, "list_id": lst.id, "nonce": nonce,
+        "delegate_id": delegate.id if delegate is not None else None,
+        "direction": direction, "method": method, "scanned_at": at, "received_at": received,
+        "station": station, "user_id": user.id if user else None,
+        "verdict": "refused" if reason else None, "reason": reason, "note": note})
+    if scan_id is None:
+        return _replay(db, event, nonce)
+    scan = db.get(CheckinScan, scan_id)
+    if reason is not None:
+        return ScanResult(scan, delegate, None)
+    before = _presence(db, lst.id, delegate.id)
+    was_present = before is not None and before.present
+    if direction == "out":
+        scan.verdict = "out" if was_present else "refused"
+        scan.reason = None if was_present else "not_present"
+    else:
+        scan.verdict = "again" if was_present else "in"
+    db.flush()
+    presence = recompute_presence(db, lst, delegate.id)
+    if scan.verdict == "in" and presence is not None and presence.present:
+        _announce_checked_in(event, delegate, lst, method)
+    return ScanResult(scan, delegate, presence)
+
+
+def _replay(db: Session, event: Event, nonce: str) -> ScanResult:
+    scan = db.scalar(select(CheckinScan).where(CheckinScan.event_id == event.id,
+                                               CheckinScan.nonce == nonce))
+    delegate = db.get(Delegate, scan.delegate_id) if scan.delegate_id else None
+    presence = _presence(db, scan.list_id, delegate.id) if delegate is not None else None
+    return ScanResult(scan, delegate, presence, replay=True)
+
+
+def _announce_checked_in(event: Event, delegate: Delegate, lst: CheckinList, method: str) -> None:
+    from core.plugins import event_hook
+
+    event_hook(event, "daihoi_delegate_checked_in")(
+        event=event, delegate=delegate, session=lst.session, method=method)
+
+
+def record_manual(db: Session, event: Event, lst: CheckinList, *, delegate_id: int,
+                  reason: str, nonce: str, direction: str = "in", station: str = "",
+                  user: User | None) -> ScanResult:
+    """Staff enter a person by hand (no badge at hand); the reason goes to the audit log."""
+    from plugins.delegates.services import get_delegate
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError(_("Give the reason for a manual check-in."))
+    d = get_delegate(db, event, delegate_id)
+    result = record_scan(db, event, lst, nonce=nonce, delegate=d, direction=direction,
+                         method="manual", station=station, user=user, note=reason[:500])
+    if not result.replay:
+        audit.record("checkin.manual", actor=user, event=event,
+                     detail={"session": lst.session.name, "code": d.code,
+                             "direction": direction, "verdict": result.verdict,
+                             "reason": reason[:500]})
+    return result
+
+
+def undo_scan(db: Session, event: Event, scan_id: int, *, actor: User | None) -> ScanResult:
+    """Take back a wrong scan: it stays in the log, marked undone, and presence is recomputed."""
+    scan = db.scalar(select(CheckinScan).where(CheckinScan.id == scan_id,
+                                               CheckinScan.event_id == event.id))
+    if scan is None:
+        raise NotFound()
+    if scan.undone_at is not None:
+        raise ServiceError(_("This scan was already undone."))
+    if scan.verdict == "refused" or scan.delegate_id is None:
+        raise ServiceError(_("A refused scan changed nothing; there is nothing to undo."))
+    lst = db.get(CheckinList, scan.list_id)
+    d = db.get(Delegate, scan.delegate_id)
+    db.execute(select(Delegate.id).where(Delegate.id == d.id).with_for_update())
+    scan.undone_at = utcnow()
+    scan.undone_by_id = actor.id if actor else None
+    db.flush()
+    presence = recompute_presence(db, lst, d.id)
+    audit.record("checkin.undo", actor=actor, event=event,
+                 detail={"session": lst.session.name, "code": d.code, "scan": scan.id,
+                         "station": scan.station})
+    return ScanResult(scan, d, presence)
+
+
+# ---------------------------------------------------------------- self check-in
+
+SELF_SALT = "daihoi.checkin.self"
+
+
+def _self_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=SELF_SALT)
+
+
+def self_code(lst: CheckinList) -> str:
+    """A short-lived signed code for the hall screen; it names the list and when it was made."""
+    return _self_serializer().dumps(lst.id)
+
+
+def self_code_ttl() -> int:
+    return int(current_app.config.get("CHECKIN_SELF_CODE_TTL", 30))
+
+
+def read_self_code(db: Session, event: Event, token: str) -> CheckinList:
+    """The list a screen code names, if it is genuine, recent and of this event."""
+    try:
+        list_id = _self_serializer().loads(token, max_age=self_code_ttl())
+    except SignatureExpired as exc:
+        raise ServiceError(_("This code has expired. Scan the code on the screen in the hall "
+                             "again."), code="expired") from exc
+    except BadSignature as exc:
+        raise ServiceError(_("This is not a check-in code of this congress."),
+                           code="invalid") from exc
+    lst = db.scalar(select(CheckinList).where(CheckinList.id == list_id,
+                                              CheckinList.event_id == event.id))
+    if lst is None or not isinstance(list_id, int):
+        raise ServiceError(_("This is not a check-in code of this congress."), code="invalid")
+    if not lst.self_checkin:
+        raise ServiceError(_("Self check-in is off for this session; go to a check-in desk."),
+                           code="invalid")
+    return lst
+
+
+def self_checkin(db: Session, event: Event, token: str, user: User) -> ScanResult:
+    """A signed-in delegate checks in with the code shown on the hall screen."""
+    from plugins.delegates.services import delegate_of
+
+    lst = read_self_code(db, event, token)
+    d = delegate_of(db, event, user)
+    if d is None:
+        raise ServiceError(_("Only delegates and guests of this congress can check in."),
+                           code="forbidden")
+    # One code, one person, one scan: reloading the page does not add a second entry.
+    digest = hashlib.sha256(f"{d.id}:{token}".encode()).hexdigest()[:40]
+    return record_scan(db, event, lst, nonce=f"self-{digest}", delegate=d, method="self",
+                       station="self", user=user)
+
+
+# ---------------------------------------------------------------- attendance
+
+def attendance(db: Session, event: Event, lst: CheckinList) -> dict:
+    """Present / convened in total, by discussion group and by delegation, with the quorum."""
+    rows = db.execute(
+        select(Delegate.group, Delegate.unit_name, func.count(Delegate.id),
+               func.count(Presence.id))
+        .select_from(Delegate)
+        .outerjoin(Presence, and_(Presence.delegate_id == Delegate.id,
+                                  Presence.list_id == lst.id, Presence.present.is_(True)))
+        .where(Delegate.event_id == event.id, Delegate.kind == "delegate",
+               Delegate.status.in_(CONVENED_STATUSES))
+        .group_by(Delegate.group, Delegate.unit_name)).all()
+    by_group: dict[str, list[int]] = {}
+    by_unit: dict[str, list[int]] = {}
+    present = convened = 0
+    for group, unit_name, n, p in rows:
+        convened += n
+        present += p
+        for table, key in ((by_group, group), (by_unit, unit_name)):
+            cell = table.setdefault(key or "", [0, 0])
+            cell[0] += p
+            cell[1] += n
+    guests = db.scalar(
+        select(func.count(Presence.id)).join(Delegate, Delegate.id == Presence.delegate_id)
+        .where(Presence.list_id == lst.id, Presence.present.is_(True),
+               Delegate.kind == "guest")) or 0
+    rule = quorum_rule(event)
+    units_total = sum(1 for k in by_unit if k)
+    units_present = sum(1 for k, (p, _n) in by_unit.items() if k and p)
+    quorum = {"fraction": rule["fraction"], "needed": needed(convened, rule["fraction"]),
+              "units_rule": bool(rule["units"]),
+              "units_needed": needed(units_total, rule["fraction"]),
+              "units_present": units_present, "units_total": units_total}
+    quorum["met_delegates"] = convened > 0 and present >= quorum["needed"]
+    quorum["met_units"] = units_total > 0 and units_present >= quorum["units_needed"]
+    quorum["met"] = quorum["met_delegates"] and (quorum["met_units"] or not rule["units"])
+
+    def table(d: dict) -> list[dict]:
+        return [{"name": k, "present": v[0], "convened": v[1]}
+                for k, v in sorted(d.items(), key=lambda kv: kv[0])]
+
+    return {"list_id": lst.id, "session": lst.session.name, "open": is_open(lst),
+            "self_checkin": lst.self_checkin, "present": present, "convened": convened,
+            "guests_present": guests, "quorum": quorum,
+            "by_group": table(by_group), "by_unit": table(by_unit)}
+
+
+def roll(db: Session, event: Event, lst: CheckinList, kind: str = "delegate"
+         ) -> list[tuple[Delegate, Presence | None]]:
+    """Everyone a report lists, in name order, with their presence (None: absent)."""
+    from plugins.delegates.vietnamese import name_sort_key
+
+    stmt = (select(Delegate, Presence)
+            .outerjoin(Presence, and_(Presence.delegate_id == Delegate.id,
+                                      Presence.list_id == lst.id))
+            .where(Delegate.event_id == event.id, Delegate.kind == kind))
+    if kind == "delegate":
+        stmt = stmt.where(Delegate.status.in_(CONVENED_STATUSES))
+    rows = db.execute(stmt).all()
+    return sorted(((d, p) for d, p in rows), key=lambda r: name_sort_key(r[0].full_name))
+
+
+def absentees(db: Session, event: Event, lst: CheckinList) -> list[Delegate]:
+    return [d for d, p in roll(db, event, lst) if p is None or not p.present]
+
+
+def recent_scans(db: Session, event: Event, lst: CheckinList, limit: int = 20
+                 ) -> list[tuple[CheckinScan, Delegate | None]]:
+    rows = db.execute(
+        select(CheckinScan, Delegate).outerjoin(Delegate, Delegate.id == CheckinScan.delegate_id)
+        .where(CheckinScan.list_id == lst.id)
+        .order_by(CheckinScan.received_at.desc(), CheckinScan.id.desc()).limit(limit)).all()
+    return [(s, d) for s, d in rows]
+
+
+def conflicts(db: Session, event: Event, lst: CheckinList) -> list[tuple[Delegate, list]]:
+    """People whose entry was recorded by more than one station, with those scans."""
+    rows = db.execute(
+        select(Delegate, Presence).join(Presence, Presence.delegate_id == Delegate.id)
+        .where(Presence.list_id == lst.id, Presence.stations > 1)).all()
+    out = []
+    for d, _p in rows:
+        scans = db.scalars(select(CheckinScan).where(
+            CheckinScan.list_id == lst.id, CheckinScan.delegate_id == d.id,
+            CheckinScan.direction == "in", CheckinScan.verdict.in_(("in", "again")),
+            CheckinScan.undone_at.is_(None)).order_by(CheckinScan.scanned_at)).all()
+        out.append((d, scans))
+    return out
+
+
+def search(db: Session, event: Event, lst: CheckinList, query: str, limit: int = 20
+           ) -> list[tuple[Delegate, Presence | None]]:
+    """People whose name or code matches `query`, accents ignored (for the manual fallback)."""
+    from plugins.delegates.vietnamese import fold
+
+    q = fold(query or "").strip()
+    if len(q) < 2:
+        return []
+    out = []
+    for d, p in roll(db, event, lst, "delegate") + roll(db, event, lst, "guest"):
+        if q in fold(d.full_name) or q in d.code.lower():
+            out.append((d, p))
+            if len(out) >= limit:
+                break
+    return out
