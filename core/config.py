@@ -97,6 +97,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": int(env.get("DAIHOI_MAX_UPLOAD_MB", "210")) * 1024 * 1024,
         "PROJECTOR_LINK_MAX_AGE_DAYS": int(env.get("DAIHOI_PROJECTOR_LINK_DAYS", "30")),
         "REALTIME_FLUSH_SECONDS": float(env.get("DAIHOI_REALTIME_FLUSH_SECONDS", "0.2")),
+        # The hall screen's self check-in code: how long one is valid, how often it changes.
+        "CHECKIN_SELF_CODE_TTL": int(env.get("DAIHOI_CHECKIN_SELF_CODE_TTL", "30")),
+        "CHECKIN_SELF_CODE_ROTATE": int(env.get("DAIHOI_CHECKIN_SELF_CODE_ROTATE", "10")),
     }
     config.update(overrides)
     return config

@@ -17,6 +17,8 @@ from core.events import create_projector_link
 from core.models import AuditEntry, EventMember, EventModule, EventSession, ProjectorLink, User
 from plugins.announcements.models import Announcement
 from plugins.announcements.services import post
+from plugins.checkin import services as checkin
+from plugins.checkin.models import CheckinList, CheckinScan
 from plugins.delegates.demo import generate_roster
 from plugins.delegates.models import BadgeJob, CorrectionRequest, Delegate
 from plugins.delegates.roster_import import apply_roster, parse_roster
@@ -45,6 +47,10 @@ def victim(app, world):
         first = session().scalar(select(Delegate).where(Delegate.event_id == ev.id))
         request_correction(session(), ev, first, field="ethnicity", new_value=SECRET)
         session().add(BadgeJob(event_id=ev.id, status="done", total=1, done=1))
+        for lst in checkin.ensure_lists(session(), ev):
+            checkin.open_list(session(), ev, lst, actor=None)
+            lst.self_checkin = True
+        checkin.record_scan(session(), ev, lst, code=first.checkin_secret, nonce="victim-scan-1")
         session().commit()
         ids = {}
         for param, model, col in (("session_id", EventSession, EventSession.event_id),
@@ -52,14 +58,17 @@ def victim(app, world):
                                   ("announcement_id", Announcement, Announcement.event_id),
                                   ("link_id", ProjectorLink, ProjectorLink.event_id),
                                   ("delegate_id", Delegate, Delegate.event_id),
-                                  ("job_id", BadgeJob, BadgeJob.event_id)):
+                                  ("job_id", BadgeJob, BadgeJob.event_id),
+                                  ("list_id", CheckinList, CheckinList.event_id)):
             ids[param] = sorted(session().scalars(select(model.id).where(col == ev.id)))
         ids["request_id"] = sorted(session().scalars(
             select(CorrectionRequest.id).join(Delegate).where(Delegate.event_id == ev.id)))
         ids["user_id"] = sorted(session().scalars(
             select(User.id).where(User.username.like("b.%"))))
         assert all(ids.values())
-        return {"ids": ids, "announcement": a.id, "token": token, "link": link.id}
+        return {"ids": ids, "announcement": a.id, "token": token, "link": link.id,
+                "list": ids["list_id"][-1], "delegate": first.id,
+                "scan": session().scalar(select(CheckinScan.id))}
 
 
 def snapshot(app, world):
@@ -84,7 +93,13 @@ def snapshot(app, world):
                                   .where(Delegate.event_id == ev.id)
                                   .order_by(Delegate.code)).all(),
                 session().execute(select(CorrectionRequest.id, CorrectionRequest.status)
-                                  .order_by(CorrectionRequest.id)).all())
+                                  .order_by(CorrectionRequest.id)).all(),
+                session().execute(select(CheckinList.id, CheckinList.opens_at,
+                                         CheckinList.closes_at, CheckinList.admit_delegates)
+                                  .where(CheckinList.event_id == ev.id)
+                                  .order_by(CheckinList.id)).all(),
+                session().execute(select(CheckinScan.id, CheckinScan.undone_at)
+                                  .order_by(CheckinScan.id)).all())
 
 
 def fillings(rule, own_event: bool, victim):
@@ -105,6 +120,8 @@ def fillings(rule, own_event: bool, victim):
         elif arg == "action":
             choices.append([(arg, a) for a in ("grant", "revoke", "disable", "remove",
                                                "new-badge", "revoke-link")])
+        elif arg == "action_name":
+            choices.append([(arg, a) for a in ("open", "close")])
         elif arg == "token":
             choices.append([(arg, "aBcDeFgHiJkLmNoP")])
         elif arg == "filename":
@@ -194,7 +211,9 @@ def test_every_socket_event_refuses_another_unions_event(live_app, world_live, s
         s = sockets(attacker)
         for name in names:
             payload = {"event": "yen-bai/dai-hoi", "title": "x", "body": "x", "audience": "all",
-                       "id": victim_live["announcement"]}
+                       "id": victim_live["announcement"], "list": victim_live["list"],
+                       "scan": victim_live["scan"], "nonce": "n" * 16, "code": "x",
+                       "delegate": victim_live["delegate"], "reason": "x", "q": "ng"}
             ack = s.call(name, payload)
             assert ack == {"ok": False, "error": "not_found", "message": "Not found."}, name
             assert s.call(name, {"event": 5})["error"] == "bad_request"

@@ -119,6 +119,54 @@ def test_page_scripts(papp, pworld):
     assert "/static/example-plugin.js" in c.get(f"{EV}/").get_data(as_text=True)
 
 
+def test_projector_panels(papp, pworld):
+    c = organiser(papp)
+    assert "Example panel" not in c.get(f"{EV}/projector").get_data(as_text=True)
+    switch(papp, pworld, "example", True)
+    c.get(f"{EV}/projector")
+    # The example panel reuses the sessions widget template: its sessions are on the screen.
+    assert "Phiên trù bị" in c.get(f"{EV}/projector").get_data(as_text=True)
+
+
+def test_delegate_checked_in(papp, pworld):
+    import uuid
+
+    from plugins.checkin import services as checkin
+    from plugins.delegates.roster_import import apply_roster, parse_roster
+    from tests.plugins.conftest import ROSTER
+
+    with papp.app_context():
+        ev = pworld.event("a")
+        apply_roster(session(), ev, parse_roster(ROSTER.read_bytes(), ROSTER.name), actor=None)
+        lst = checkin.ensure_lists(session(), ev)[0]  # preparatory: convened delegates enter
+        checkin.open_list(session(), ev, lst, actor=None)
+        session().commit()
+        people = sorted(ev_people(ev), key=lambda d: d.code)[:2]
+        checkin.record_scan(session(), ev, lst, code=people[0].checkin_secret,
+                            nonce=uuid.uuid4().hex)
+        session().commit()
+        assert [c for c in example_plugin.CALLS if c[0] == "delegate_checked_in"] == []
+    switch(papp, pworld, "example", True)
+    with papp.app_context():
+        ev = pworld.event("a")
+        lst = checkin.ensure_lists(session(), ev)[0]
+        for _ in range(2):  # the second scan finds them present: no second call
+            checkin.record_scan(session(), ev, lst, code=people[1].checkin_secret,
+                                nonce=uuid.uuid4().hex, station="Cổng A")
+            session().commit()
+    calls = [c for c in example_plugin.CALLS if c[0] == "delegate_checked_in"]
+    assert calls == [("delegate_checked_in", "dai-hoi", people[1].code, "Phiên trù bị",
+                      "badge")]
+
+
+def ev_people(ev):
+    from sqlalchemy import select
+
+    from plugins.delegates.models import Delegate
+
+    return session().scalars(select(Delegate).where(Delegate.event_id == ev.id)).all()
+
+
 def test_event_stats(papp, pworld):
     c = login(papp.test_client(), "tw.admin")
     assert "Example figure" not in c.get("/lao-cai/").get_data(as_text=True)

@@ -118,11 +118,16 @@ def daihoi_event_stats(event):
 
 @hookimpl
 def daihoi_demo_data(event, accounts):
-    from core.db import session
+    from core.db import session, utcnow
     from plugins.checkin.services import ensure_lists
 
-    for lst in ensure_lists(session(), event):
+    lists = ensure_lists(session(), event)
+    for lst in lists:
         lst.self_checkin = True
+    # The preparatory session's check-in is open, so the station and the hall screen work at
+    # once; the hall screen then shows the self check-in code.
+    if lists:
+        lists[0].opens_at = utcnow()
 
 
 @hookimpl

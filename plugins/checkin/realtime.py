@@ -136,8 +136,7 @@ def self_code(ctx: SocketContext, payload: dict) -> dict:
                   token=services.self_code(lst), _external=True)
     ttl = services.self_code_ttl()
     return {"ok": True, "code": {"list_id": lst.id, "url": url, "svg": qr_svg(url), "ttl": ttl,
-                                 "rotate": current_app.config.get("CHECKIN_SELF_CODE_ROTATE",
-                                                                  10)}}
+                                 "rotate": current_app.config["CHECKIN_SELF_CODE_ROTATE"]}}
 
 
 def handlers() -> list[SocketHandler]:

@@ -243,7 +243,7 @@ def _insert_scan(db: Session, values: dict) -> int | None:
     return db.execute(stmt).scalar()
 
 
-def _presence(db: Session, list_id: int, delegate_id: int) -> Presence | None:
+def presence_of(db: Session, list_id: int, delegate_id: int) -> Presence | None:
     return db.scalar(select(Presence).where(Presence.list_id == list_id,
                                             Presence.delegate_id == delegate_id))
 
@@ -257,7 +257,7 @@ def recompute_presence(db: Session, lst: CheckinList, delegate_id: int) -> Prese
                CheckinScan.undone_at.is_(None))
         .order_by(CheckinScan.scanned_at, CheckinScan.id)).all()
     entries = [s for s in scans if s.direction == "in"]
-    row = _presence(db, lst.id, delegate_id)
+    row = presence_of(db, lst.id, delegate_id)
     if not entries:
         if row is not None:
             db.delete(row)
@@ -320,7 +320,7 @@ def record_scan(db: Session, event: Event, lst: CheckinList, *, nonce: str,
     scan = db.get(CheckinScan, scan_id)
     if reason is not None:
         return ScanResult(scan, delegate, None)
-    before = _presence(db, lst.id, delegate.id)
+    before = presence_of(db, lst.id, delegate.id)
     was_present = before is not None and before.present
     if direction == "out":
         scan.verdict = "out" if was_present else "refused"
@@ -329,7 +329,7 @@ def record_scan(db: Session, event: Event, lst: CheckinList, *, nonce: str,
         scan.verdict = "again" if was_present else "in"
     db.flush()
     presence = recompute_presence(db, lst, delegate.id)
-    if scan.verdict == "in" and presence is not None and presence.present:
+    if before is None and presence is not None and presence.present:
         _announce_checked_in(event, delegate, lst, method)
     return ScanResult(scan, delegate, presence)
 
@@ -338,7 +338,7 @@ def _replay(db: Session, event: Event, nonce: str) -> ScanResult:
     scan = db.scalar(select(CheckinScan).where(CheckinScan.event_id == event.id,
                                                CheckinScan.nonce == nonce))
     delegate = db.get(Delegate, scan.delegate_id) if scan.delegate_id else None
-    presence = _presence(db, scan.list_id, delegate.id) if delegate is not None else None
+    presence = presence_of(db, scan.list_id, delegate.id) if delegate is not None else None
     return ScanResult(scan, delegate, presence, replay=True)
 
 
@@ -407,7 +407,7 @@ def self_code(lst: CheckinList) -> str:
 
 
 def self_code_ttl() -> int:
-    return int(current_app.config.get("CHECKIN_SELF_CODE_TTL", 30))
+    return current_app.config["CHECKIN_SELF_CODE_TTL"]
 
 
 def read_self_code(db: Session, event: Event, token: str) -> CheckinList:

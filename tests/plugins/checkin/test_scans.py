@@ -305,23 +305,3 @@ def test_lists_follow_sessions_with_the_usual_rules(ctx, world):
                              admit_guests=True, track_exit=False, self_checkin=False,
                              opens_at=utcnow(), closes_at=utcnow() - timedelta(hours=1),
                              actor=None)
-
-
-def test_the_hook_is_called_when_someone_becomes_present(app, hall):
-    from tests import example_plugin
-
-    with app.app_context():
-        ev = hall.event("a")
-        pm = app.extensions["daihoi_pm"]
-        pm.register(example_plugin)
-        try:
-            example_plugin.CALLS.clear()
-            lst = services.ensure_lists(session(), ev)[1]
-            d = person(ev, "DB0100")
-            scan(ev, lst, d.checkin_secret)
-            scan(ev, lst, d.checkin_secret)
-            calls = [c for c in example_plugin.CALLS if c[0] == "delegate_checked_in"]
-            assert calls == [("delegate_checked_in", ev.slug, "DB0100", lst.session.name,
-                              "badge")]
-        finally:
-            pm.unregister(example_plugin)
