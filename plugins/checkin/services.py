@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -19,6 +20,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -39,23 +41,33 @@ STATION_MAX = 80
 
 # ---------------------------------------------------------------- lists
 
-def ensure_lists(db: Session, event: Event) -> list[CheckinList]:
-    """Every session of the event has its check-in list; new ones get the usual rules."""
+def ensure_lists(db: Session, event: Event, *, commit: bool = False) -> list[CheckinList]:
+    """Every session of the event has its check-in list; new ones get the usual rules.
+
+    Pages that only read (the hall screen, a reconnecting client) pass `commit=True`, so a
+    list they create is there for the scans that follow rather than rolled back with the
+    request.
+    """
     existing = {lst.session_id: lst for lst in db.scalars(
         select(CheckinList).where(CheckinList.event_id == event.id))}
-    out = []
-    for s in event.sessions:
-        lst = existing.get(s.id)
-        if lst is None:
+    missing = [s for s in event.sessions if s.id not in existing]
+    if missing:
+        for s in missing:
             # The preparatory session comes before the credentials report, so delegates whose
             # credentials are not yet accepted must be able to enter it.
-            lst = CheckinList(event_id=event.id, session_id=s.id,
-                              admit_delegates="convened" if s.kind == "preparatory"
-                              else "approved")
-            db.add(lst)
+            existing[s.id] = CheckinList(
+                event_id=event.id, session_id=s.id,
+                admit_delegates="convened" if s.kind == "preparatory" else "approved")
+            db.add(existing[s.id])
+        try:
             db.flush()
-        out.append(lst)
-    return out
+            if commit:
+                db.commit()
+        except IntegrityError:
+            # Another request made them at the same moment: use theirs.
+            db.rollback()
+            return ensure_lists(db, event, commit=commit)
+    return [existing[s.id] for s in event.sessions]
 
 
 def get_list(db: Session, event: Event, list_id: int) -> CheckinList:
@@ -74,7 +86,7 @@ def is_open(lst: CheckinList, at: datetime | None = None) -> bool:
 
 def current_list(db: Session, event: Event) -> CheckinList | None:
     """The list the hall screen shows: the one open now, else the latest opened, else the first."""
-    lists = ensure_lists(db, event)
+    lists = ensure_lists(db, event, commit=True)
     if not lists:
         return None
     now = utcnow()
@@ -485,12 +497,20 @@ def attendance(db: Session, event: Event, lst: CheckinList) -> dict:
 
     def table(d: dict) -> list[dict]:
         return [{"name": k, "present": v[0], "convened": v[1]}
-                for k, v in sorted(d.items(), key=lambda kv: kv[0])]
+                for k, v in sorted(d.items(), key=lambda kv: natural_key(kv[0]))]
 
     return {"list_id": lst.id, "session": lst.session.name, "open": is_open(lst),
             "self_checkin": lst.self_checkin, "present": present, "convened": convened,
             "guests_present": guests, "quorum": quorum,
             "by_group": table(by_group), "by_unit": table(by_unit)}
+
+
+def natural_key(name: str) -> tuple:
+    """"Tổ 2" before "Tổ 10"; letters compared without diacritics; the unnamed last."""
+    from plugins.delegates.vietnamese import fold
+
+    parts = re.split(r"(\d+)", fold(name))
+    return (not name, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p))
 
 
 def roll(db: Session, event: Event, lst: CheckinList, kind: str = "delegate"

@@ -215,3 +215,16 @@ def test_one_nonce_uploaded_twice_at_once_records_once(app, hall):
     assert len(answers) == 2 and answers[0] == answers[1]
     with app.app_context():
         assert session().scalar(select(func.count()).select_from(CheckinScan)) == 1
+
+
+def test_lists_made_while_a_screen_joins_are_kept(app, world, sockets):
+    with app.app_context():
+        _link, token = create_projector_link(session(), world.event("a"), actor=None,
+                                             label="Hall")
+        session().commit()
+        assert session().scalar(select(func.count()).select_from(CheckinList)) == 0
+    screen = sockets(auth={"projector": token})
+    state = screen.call("join", {"event": REF, "as": "projector"})["state"]
+    with app.app_context():
+        kept = session().get(CheckinList, state["checkin"]["attendance"]["list_id"])
+        assert kept is not None and kept.event_id == world.event("a").id
