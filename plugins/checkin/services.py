@@ -243,16 +243,21 @@ def resolve_code(db: Session, event: Event, code) -> tuple[Delegate | None, str 
     return None, "unknown"
 
 
-def _insert_scan(db: Session, values: dict) -> int | None:
-    """Insert a scan unless its nonce is known; the new id, or None for a duplicate."""
-    if db.get_bind().dialect.name == "postgresql":
+def _is_postgresql(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def _insert_scan(db: Session, values: dict) -> CheckinScan | None:
+    """Insert a scan unless its nonce is known: the new row, or None for a duplicate."""
+    if _is_postgresql(db):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
+    # One round trip: the ORM builds the row from RETURNING, no second SELECT.
     stmt = (insert(CheckinScan).values(**values)
             .on_conflict_do_nothing(index_elements=["event_id", "nonce"])
-            .returning(CheckinScan.id))
-    return db.execute(stmt).scalar()
+            .returning(CheckinScan))
+    return db.scalars(stmt).first()
 
 
 def presence_of(db: Session, list_id: int, delegate_id: int) -> Presence | None:
@@ -260,8 +265,12 @@ def presence_of(db: Session, list_id: int, delegate_id: int) -> Presence | None:
                                             Presence.delegate_id == delegate_id))
 
 
-def recompute_presence(db: Session, lst: CheckinList, delegate_id: int) -> Presence | None:
-    """Presence from every accepted, not undone scan of the person, in scan-time order."""
+def recompute_presence(db: Session, lst: CheckinList, delegate_id: int,
+                       row: Presence | None = ...) -> Presence | None:
+    """Presence from every accepted, not undone scan of the person, in scan-time order.
+
+    `row` is the person's presence when the caller has just read it (None: none yet).
+    """
     scans = db.scalars(
         select(CheckinScan)
         .where(CheckinScan.list_id == lst.id, CheckinScan.delegate_id == delegate_id,
@@ -269,7 +278,8 @@ def recompute_presence(db: Session, lst: CheckinList, delegate_id: int) -> Prese
                CheckinScan.undone_at.is_(None))
         .order_by(CheckinScan.scanned_at, CheckinScan.id)).all()
     entries = [s for s in scans if s.direction == "in"]
-    row = presence_of(db, lst.id, delegate_id)
+    if row is ...:
+        row = presence_of(db, lst.id, delegate_id)
     if not entries:
         if row is not None:
             db.delete(row)
@@ -317,19 +327,18 @@ def record_scan(db: Session, event: Event, lst: CheckinList, *, nonce: str,
         reason = "closed"
     if reason is None and direction == "out" and not lst.track_exit:
         reason = "no_exit"
-    if reason is None:
-        # Two stations scanning one badge at once queue here, on PostgreSQL, until the first
-        # commits; SQLite has one writer at a time anyway.
+    if reason is None and _is_postgresql(db):
+        # Two stations scanning one badge at once queue here until the first commits. SQLite
+        # has one writer at a time, taken by the insert below, before anything is read.
         db.execute(select(Delegate.id).where(Delegate.id == delegate.id).with_for_update())
-    scan_id = _insert_scan(db, {
+    scan = _insert_scan(db, {
         "event_id": event.id, "list_id": lst.id, "nonce": nonce,
         "delegate_id": delegate.id if delegate is not None else None,
         "direction": direction, "method": method, "scanned_at": at, "received_at": received,
         "station": station, "user_id": user.id if user else None,
         "verdict": "refused" if reason else None, "reason": reason, "note": note})
-    if scan_id is None:
+    if scan is None:
         return _replay(db, event, nonce)
-    scan = db.get(CheckinScan, scan_id)
     if reason is not None:
         return ScanResult(scan, delegate, None)
     before = presence_of(db, lst.id, delegate.id)
@@ -340,7 +349,7 @@ def record_scan(db: Session, event: Event, lst: CheckinList, *, nonce: str,
     else:
         scan.verdict = "again" if was_present else "in"
     db.flush()
-    presence = recompute_presence(db, lst, delegate.id)
+    presence = recompute_presence(db, lst, delegate.id, before)
     if before is None and presence is not None and presence.present:
         _announce_checked_in(event, delegate, lst, method)
     return ScanResult(scan, delegate, presence)
@@ -393,7 +402,8 @@ def undo_scan(db: Session, event: Event, scan_id: int, *, actor: User | None) ->
         raise ServiceError(_("A refused scan changed nothing; there is nothing to undo."))
     lst = db.get(CheckinList, scan.list_id)
     d = db.get(Delegate, scan.delegate_id)
-    db.execute(select(Delegate.id).where(Delegate.id == d.id).with_for_update())
+    if _is_postgresql(db):
+        db.execute(select(Delegate.id).where(Delegate.id == d.id).with_for_update())
     scan.undone_at = utcnow()
     scan.undone_by_id = actor.id if actor else None
     db.flush()
