@@ -21,6 +21,7 @@ from core.plugins import ModuleRegistry, event_hook, flatten, make_plugin_manage
 # Files of npm packages the pages load; only these are served from node_modules.
 VENDOR_FILES = {
     "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
+    "jsQR.js": "jsqr/dist/jsQR.js",
 }
 
 

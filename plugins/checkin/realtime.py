@@ -61,14 +61,28 @@ def _commit_result(ctx: SocketContext, lst, run) -> dict:
 
 
 def scan(ctx: SocketContext, payload: dict) -> dict:
+    """A badge scan: acknowledged once the process's scan writer has committed it."""
+    from plugins.checkin.writer import WriterBusy, writer
+
     lst = _list(ctx, payload)
     if lst is None:
         return _bad(_("Choose the session to check in to."), "not_found")
-    direction = payload.get("direction") or "in"
-    return _commit_result(ctx, lst, lambda: services.record_scan(
-        session(), ctx.event, lst, nonce=payload.get("nonce"), code=payload.get("code"),
-        scanned_at=payload.get("scanned_at"), direction=direction,
-        station=_station(ctx, payload), user=ctx.user))
+    try:
+        item = services.scan_input(
+            nonce=payload.get("nonce"), code=payload.get("code"),
+            scanned_at=payload.get("scanned_at"), direction=payload.get("direction") or "in",
+            station=_station(ctx, payload), user_id=ctx.user.id if ctx.user else None)
+    except ServiceError as exc:
+        return _bad(exc.message, exc.code)
+    event_id, list_id = ctx.event.id, lst.id
+    # Give the connection back to the pool while the writer works.
+    session().rollback()
+    try:
+        result = writer(current_app._get_current_object()).record(event_id, list_id, [item])[0]
+    except WriterBusy:
+        return _bad(_("The server is busy; the scan is kept on this device and will be sent "
+                      "again."), "busy")
+    return {"ok": True, "result": serialize.scan_json(result)}
 
 
 def manual(ctx: SocketContext, payload: dict) -> dict:

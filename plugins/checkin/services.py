@@ -247,17 +247,19 @@ def _is_postgresql(db: Session) -> bool:
     return db.get_bind().dialect.name == "postgresql"
 
 
-def _insert_scan(db: Session, values: dict) -> CheckinScan | None:
-    """Insert a scan unless its nonce is known: the new row, or None for a duplicate."""
+def _insert_scans(db: Session, rows: list[dict]) -> list[CheckinScan]:
+    """Insert scans in one statement, skipping nonces already recorded; the new rows."""
+    if not rows:
+        return []
     if _is_postgresql(db):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    # One round trip: the ORM builds the row from RETURNING, no second SELECT.
-    stmt = (insert(CheckinScan).values(**values)
+    # The ORM builds the rows from RETURNING: no second SELECT.
+    stmt = (insert(CheckinScan).values(rows)
             .on_conflict_do_nothing(index_elements=["event_id", "nonce"])
             .returning(CheckinScan))
-    return db.scalars(stmt).first()
+    return list(db.scalars(stmt))
 
 
 def presence_of(db: Session, list_id: int, delegate_id: int) -> Presence | None:
@@ -265,25 +267,11 @@ def presence_of(db: Session, list_id: int, delegate_id: int) -> Presence | None:
                                             Presence.delegate_id == delegate_id))
 
 
-def recompute_presence(db: Session, lst: CheckinList, delegate_id: int,
-                       row: Presence | None = ...) -> Presence | None:
-    """Presence from every accepted, not undone scan of the person, in scan-time order.
-
-    `row` is the person's presence when the caller has just read it (None: none yet).
-    """
-    scans = db.scalars(
-        select(CheckinScan)
-        .where(CheckinScan.list_id == lst.id, CheckinScan.delegate_id == delegate_id,
-               CheckinScan.verdict.in_(("in", "again", "out")),
-               CheckinScan.undone_at.is_(None))
-        .order_by(CheckinScan.scanned_at, CheckinScan.id)).all()
+def _presence_state(lst: CheckinList, scans: list[CheckinScan]) -> dict | None:
+    """Presence from a person's accepted, not undone scans (any order), or None if no entry."""
+    scans = sorted(scans, key=lambda s: (s.scanned_at, s.id))
     entries = [s for s in scans if s.direction == "in"]
-    if row is ...:
-        row = presence_of(db, lst.id, delegate_id)
     if not entries:
-        if row is not None:
-            db.delete(row)
-            db.flush()
         return None
     first = entries[0]
     present, state_at = True, first.scanned_at
@@ -292,18 +280,178 @@ def recompute_presence(db: Session, lst: CheckinList, delegate_id: int,
         for s in scans:
             if s.scanned_at >= first.scanned_at:
                 present, state_at = s.direction == "in", s.scanned_at
-    stations = len({(s.method, s.station) for s in entries})
+    return {"present": present, "first_in_at": first.scanned_at, "first_station": first.station,
+            "first_method": first.method, "state_at": state_at,
+            "stations": len({(s.method, s.station) for s in entries})}
+
+
+def _apply_presence(db: Session, lst: CheckinList, delegate_id: int, row: Presence | None,
+                    state: dict | None) -> Presence | None:
+    if state is None:
+        if row is not None:
+            db.delete(row)
+        return None
     if row is None:
         row = Presence(list_id=lst.id, delegate_id=delegate_id)
         db.add(row)
-    row.present = present
-    row.first_in_at = first.scanned_at
-    row.first_station = first.station
-    row.first_method = first.method
-    row.state_at = state_at
-    row.stations = stations
+    for key, value in state.items():
+        setattr(row, key, value)
+    return row
+
+
+def _accepted_scans(db: Session, lst: CheckinList, delegate_ids) -> dict[int, list]:
+    by_person: dict[int, list[CheckinScan]] = {i: [] for i in delegate_ids}
+    for s in db.scalars(select(CheckinScan).where(
+            CheckinScan.list_id == lst.id, CheckinScan.delegate_id.in_(list(delegate_ids)),
+            CheckinScan.verdict.in_(("in", "again", "out")),
+            CheckinScan.undone_at.is_(None))):
+        by_person[s.delegate_id].append(s)
+    return by_person
+
+
+def recompute_presence(db: Session, lst: CheckinList, delegate_id: int) -> Presence | None:
+    """Presence from every accepted, not undone scan of the person, in scan-time order."""
+    scans = _accepted_scans(db, lst, [delegate_id])[delegate_id]
+    row = _apply_presence(db, lst, delegate_id, presence_of(db, lst.id, delegate_id),
+                          _presence_state(lst, scans))
     db.flush()
     return row
+
+
+@dataclass
+class ScanInput:
+    """One scan as a station, a phone or a staff member sent it, checked and normalised."""
+
+    nonce: str
+    scanned_at: datetime
+    received_at: datetime
+    code: str | None = None
+    delegate: Delegate | None = None
+    direction: str = "in"
+    method: str = "badge"
+    station: str = ""
+    user_id: int | None = None
+    note: str | None = None
+
+
+def scan_input(*, nonce, code=None, delegate: Delegate | None = None, scanned_at=None,
+               direction="in", method: str = "badge", station="", user_id: int | None = None,
+               note: str | None = None) -> ScanInput:
+    """Check what a client sent; a malformed scan is refused here, before anything is written."""
+    nonce = check_nonce(nonce)
+    if direction not in ("in", "out"):
+        raise ServiceError(_("A scan is an entry or an exit."), code="bad_request")
+    received = utcnow()
+    station = station.strip()[:STATION_MAX] if isinstance(station, str) else ""
+    return ScanInput(nonce=nonce, scanned_at=parse_scanned_at(scanned_at, received),
+                     received_at=received, code=code, delegate=delegate, direction=direction,
+                     method=method, station=station, user_id=user_id, note=note)
+
+
+def _resolve_many(db: Session, event: Event, items: list[ScanInput]) -> list[tuple]:
+    """(delegate, reason) per item: one query for all the badges of this event."""
+    secrets = {i.code.strip() for i in items
+               if i.delegate is None and isinstance(i.code, str) and 0 < len(i.code.strip()) <= 64}
+    found = {d.checkin_secret: d for d in db.scalars(select(Delegate).where(
+        Delegate.event_id == event.id, Delegate.checkin_secret.in_(secrets)))} if secrets else {}
+    out = []
+    for i in items:
+        if i.delegate is not None:
+            out.append((i.delegate, None))
+        elif isinstance(i.code, str) and i.code.strip() in found:
+            out.append((found[i.code.strip()], None))
+        else:
+            out.append(resolve_code(db, event, i.code))
+    return out
+
+
+def record_scans(db: Session, event: Event, lst: CheckinList,
+                 items: list[ScanInput]) -> list[ScanResult]:
+    """Record scans once each, in one transaction the caller commits; answers in input order.
+
+    A handful of statements for the whole batch, whatever its size: the scans are inserted in
+    one statement (a known nonce is skipped and answered from its first record), then the
+    presence of everyone they name is recomputed from all their scans. On PostgreSQL the
+    people are locked in id order first (FOR NO KEY UPDATE), so two processes scanning the
+    same badge queue rather than both reading "absent"; on SQLite the insert takes the one
+    write lock before presence is read.
+    """
+    results: list[ScanResult | None] = [None] * len(items)
+    first_of: dict[str, int] = {}
+    for n, item in enumerate(items):
+        first_of.setdefault(item.nonce, n)
+    unique = [n for n, item in enumerate(items) if first_of[item.nonce] == n]
+    resolved = _resolve_many(db, event, [items[n] for n in unique])
+    rows, judged = [], {}
+    for n, (delegate, reason) in zip(unique, resolved, strict=True):
+        item = items[n]
+        if reason is None and delegate is not None:
+            reason = _admission(lst, delegate)
+        if reason is None and not is_open(lst, item.scanned_at):
+            reason = "closed"
+        if reason is None and item.direction == "out" and not lst.track_exit:
+            reason = "no_exit"
+        judged[item.nonce] = (delegate, reason)
+        rows.append({
+            "event_id": event.id, "list_id": lst.id, "nonce": item.nonce,
+            "delegate_id": delegate.id if delegate is not None else None,
+            "direction": item.direction, "method": item.method, "scanned_at": item.scanned_at,
+            "received_at": item.received_at, "station": item.station, "user_id": item.user_id,
+            "verdict": "refused" if reason else None, "reason": reason, "note": item.note})
+    accepted = sorted({d.id for d, reason in judged.values() if reason is None})
+    if accepted and _is_postgresql(db):
+        # Before the insert, whose foreign key would share-lock these rows and let two
+        # transactions deadlock on the upgrade.
+        db.execute(select(Delegate.id).where(Delegate.id.in_(accepted))
+                   .order_by(Delegate.id).with_for_update(key_share=True))
+    inserted = {scan.nonce: scan for scan in _insert_scans(db, rows)}
+    people = sorted({inserted[nonce].delegate_id for nonce, (d, reason) in judged.items()
+                     if nonce in inserted and reason is None})
+    presence: dict[int, Presence] = {}
+    if people:
+        presence = {p.delegate_id: p for p in db.scalars(select(Presence).where(
+            Presence.list_id == lst.id, Presence.delegate_id.in_(people)))}
+    # The verdict each station sees follows arrival order: present before this scan or not.
+    present_now = {i: (i in presence and presence[i].present) for i in people}
+    newly_present = []
+    for n in unique:
+        item = items[n]
+        scan = inserted.get(item.nonce)
+        if scan is None or scan.reason is not None:
+            continue
+        was_present = present_now[scan.delegate_id]
+        if item.direction == "out":
+            scan.verdict = "out" if was_present else "refused"
+            scan.reason = None if was_present else "not_present"
+            present_now[scan.delegate_id] = False
+        else:
+            scan.verdict = "again" if was_present else "in"
+            present_now[scan.delegate_id] = True
+    if people:
+        db.flush()
+        for person_id, scans in _accepted_scans(db, lst, people).items():
+            before = presence.get(person_id)
+            row = _apply_presence(db, lst, person_id, before, _presence_state(lst, scans))
+            presence[person_id] = row
+            if before is None and row is not None and row.present:
+                newly_present.append(person_id)
+        db.flush()
+    delegates = {d.id: d for d, _r in judged.values() if d is not None}
+    for person_id in newly_present:
+        _announce_checked_in(event, delegates[person_id], lst,
+                             next(s.method for s in inserted.values()
+                                  if s.delegate_id == person_id and s.verdict == "in"))
+    for n, item in enumerate(items):
+        scan = inserted.get(item.nonce) if first_of[item.nonce] == n else None
+        if scan is None:
+            continue
+        delegate = judged[item.nonce][0]
+        results[n] = ScanResult(scan, delegate,
+                                presence.get(delegate.id) if delegate is not None else None)
+    for n, item in enumerate(items):
+        if results[n] is None:
+            results[n] = _replay(db, event, item.nonce)
+    return results
 
 
 def record_scan(db: Session, event: Event, lst: CheckinList, *, nonce: str,
@@ -312,47 +460,10 @@ def record_scan(db: Session, event: Event, lst: CheckinList, *, nonce: str,
                 station: str = "", user: User | None = None,
                 note: str | None = None) -> ScanResult:
     """Record one scan once. The caller commits; a repeated nonce returns the first answer."""
-    nonce = check_nonce(nonce)
-    if direction not in ("in", "out"):
-        raise ServiceError(_("A scan is an entry or an exit."), code="bad_request")
-    received = utcnow()
-    at = parse_scanned_at(scanned_at, received)
-    station = (station or "").strip()[:STATION_MAX]
-    reason = None
-    if delegate is None:
-        delegate, reason = resolve_code(db, event, code)
-    if reason is None and delegate is not None:
-        reason = _admission(lst, delegate)
-    if reason is None and not is_open(lst, at):
-        reason = "closed"
-    if reason is None and direction == "out" and not lst.track_exit:
-        reason = "no_exit"
-    if reason is None and _is_postgresql(db):
-        # Two stations scanning one badge at once queue here until the first commits. SQLite
-        # has one writer at a time, taken by the insert below, before anything is read.
-        db.execute(select(Delegate.id).where(Delegate.id == delegate.id).with_for_update())
-    scan = _insert_scan(db, {
-        "event_id": event.id, "list_id": lst.id, "nonce": nonce,
-        "delegate_id": delegate.id if delegate is not None else None,
-        "direction": direction, "method": method, "scanned_at": at, "received_at": received,
-        "station": station, "user_id": user.id if user else None,
-        "verdict": "refused" if reason else None, "reason": reason, "note": note})
-    if scan is None:
-        return _replay(db, event, nonce)
-    if reason is not None:
-        return ScanResult(scan, delegate, None)
-    before = presence_of(db, lst.id, delegate.id)
-    was_present = before is not None and before.present
-    if direction == "out":
-        scan.verdict = "out" if was_present else "refused"
-        scan.reason = None if was_present else "not_present"
-    else:
-        scan.verdict = "again" if was_present else "in"
-    db.flush()
-    presence = recompute_presence(db, lst, delegate.id, before)
-    if before is None and presence is not None and presence.present:
-        _announce_checked_in(event, delegate, lst, method)
-    return ScanResult(scan, delegate, presence)
+    item = scan_input(nonce=nonce, code=code, delegate=delegate, scanned_at=scanned_at,
+                      direction=direction, method=method, station=station,
+                      user_id=user.id if user else None, note=note)
+    return record_scans(db, event, lst, [item])[0]
 
 
 def _replay(db: Session, event: Event, nonce: str) -> ScanResult:
@@ -403,7 +514,7 @@ def undo_scan(db: Session, event: Event, scan_id: int, *, actor: User | None) ->
     lst = db.get(CheckinList, scan.list_id)
     d = db.get(Delegate, scan.delegate_id)
     if _is_postgresql(db):
-        db.execute(select(Delegate.id).where(Delegate.id == d.id).with_for_update())
+        db.execute(select(Delegate.id).where(Delegate.id == d.id).with_for_update(key_share=True))
     scan.undone_at = utcnow()
     scan.undone_by_id = actor.id if actor else None
     db.flush()

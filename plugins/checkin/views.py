@@ -3,7 +3,17 @@ check-in, and the JSON endpoint a station syncs its offline queue to."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -128,8 +138,9 @@ def station():
     current = services.current_list(db, g.event)
     chosen = request.args.get("list", type=int)
     selected = next((lst for lst in lists if lst.id == chosen), current)
+    att = services.attendance(db, g.event, selected) if selected is not None else None
     return render_template("checkin/station.html", lists=lists, selected=selected,
-                           is_open=services.is_open)
+                           is_open=services.is_open, att=att)
 
 
 @bp.route("/me")
@@ -143,7 +154,7 @@ def me():
         abort(404)
     lists = services.ensure_lists(db, g.event)
     db.commit()
-    mine = [(lst, services._presence(db, lst.id, d.id)) for lst in lists]
+    mine = [(lst, services.presence_of(db, lst.id, d.id)) for lst in lists]
     return render_template("checkin/me.html", person=d, mine=mine, is_open=services.is_open)
 
 
@@ -180,33 +191,48 @@ def here(token: str):
 @api.route("/lists/<int:list_id>/scans", methods=["POST"])
 @require_permission("checkin.scan")
 def upload_scans(list_id: int):
-    """A station's queue: each scan in its own transaction, each answered on its own."""
+    """A station's queue: recorded together by the scan writer, each scan answered on its own.
+
+    A malformed scan is answered with its error and does not stop the others; the rest are
+    committed in one transaction before the answer, so an answer means recorded.
+    """
+    from plugins.checkin.writer import WriterBusy, writer
+
     db = session()
-    lst = services.get_list(db, g.event, list_id)
+    services.get_list(db, g.event, list_id)  # 404 for another event's list
     body = request.get_json(silent=True)
     scans = body.get("scans") if isinstance(body, dict) else None
     if not isinstance(scans, list) or not scans or len(scans) > MAX_BATCH:
         return {"ok": False, "error": "bad_request",
                 "message": _("Send a list of 1 to %(n)s scans.", n=MAX_BATCH)}, 400
-    results = []
-    for item in scans:
+    answers: list[dict | None] = [None] * len(scans)
+    inputs, where = [], []
+    for n, item in enumerate(scans):
         if not isinstance(item, dict):
-            results.append({"ok": False, "error": "bad_request",
-                            "message": _("Each scan must be an object.")})
+            answers[n] = {"ok": False, "error": "bad_request",
+                          "message": _("Each scan must be an object.")}
             continue
         station = item.get("station") if isinstance(item.get("station"), str) else ""
         try:
-            result = services.record_scan(
-                db, g.event, lst, nonce=item.get("nonce"), code=item.get("code"),
+            inputs.append(services.scan_input(
+                nonce=item.get("nonce"), code=item.get("code"),
                 scanned_at=item.get("scanned_at"), direction=item.get("direction") or "in",
-                station=station or current_user.full_name, user=current_user)
+                station=station or current_user.full_name, user_id=current_user.id))
         except ServiceError as exc:
-            db.rollback()
-            results.append({"ok": False, "nonce": item.get("nonce"), "error": exc.code,
-                            "message": exc.message})
+            answers[n] = {"ok": False, "nonce": item.get("nonce"), "error": exc.code,
+                          "message": exc.message}
             continue
-        if not result.replay:
-            serialize.announce_change(g.event, lst)
-        db.commit()
-        results.append({"ok": True, "result": serialize.scan_json(result)})
-    return {"ok": True, "results": results}
+        where.append(n)
+    if inputs:
+        event_id = g.event.id
+        db.rollback()  # the connection goes back to the pool while the writer works
+        try:
+            results = writer(current_app._get_current_object()).record(event_id, list_id,
+                                                                       inputs)
+        except WriterBusy:
+            return {"ok": False, "error": "busy",
+                    "message": _("The server is busy; send the saved scans again in a "
+                                 "moment.")}, 503
+        for n, result in zip(where, results, strict=True):
+            answers[n] = {"ok": True, "result": serialize.scan_json(result)}
+    return {"ok": True, "results": answers}

@@ -228,3 +228,31 @@ def test_lists_made_while_a_screen_joins_are_kept(app, world, sockets):
     with app.app_context():
         kept = session().get(CheckinList, state["checkin"]["attendance"]["list_id"])
         assert kept is not None and kept.event_id == world.event("a").id
+
+
+def test_stations_scanning_the_same_badges_at_once_through_the_writer(hall_screen, sockets,
+                                                                       app):
+    hs = hall_screen
+    with app.app_context():
+        ev = _event_a()
+        badges = [person(ev, f"DB{n:04d}").checkin_secret for n in range(290, 300)]
+    stations = [sockets("a.checkin") for _ in range(4)]
+    verdicts: dict[str, list[str]] = {b: [] for b in badges}
+    barrier = threading.Barrier(len(stations))
+
+    def run(station) -> None:
+        barrier.wait()
+        for b in badges:
+            ack = station.call("checkin:scan", {"event": REF, "list": hs["list"],
+                                                "nonce": uuid.uuid4().hex, "code": b})
+            verdicts[b].append(ack["result"]["verdict"])
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stations]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert all(sorted(v) == ["again", "again", "again", "in"] for v in verdicts.values()), \
+        verdicts
+    with app.app_context():
+        assert session().scalar(select(func.count()).select_from(Presence)) == 10

@@ -305,3 +305,30 @@ def test_lists_follow_sessions_with_the_usual_rules(ctx, world):
                              admit_guests=True, track_exit=False, self_checkin=False,
                              opens_at=utcnow(), closes_at=utcnow() - timedelta(hours=1),
                              actor=None)
+
+
+def test_a_batch_is_judged_in_arrival_order_and_answers_every_item(ctx, hall):
+    ev = hall.event("a")
+    lst = services.ensure_lists(session(), ev)[1]
+    lst.track_exit = True
+    session().commit()
+    a, b = person(ev, "DB0120"), person(ev, "DB0121")
+    n1, n2 = nonce(), nonce()
+
+    def item(d, n=None, **kw):
+        return services.scan_input(nonce=n or nonce(), code=d.checkin_secret if d else "x" * 20,
+                                   station="Cổng A", **kw)
+
+    batch = [item(a, n1), item(a), item(None), item(a, n1), item(b, n2),
+             item(a, direction="out"), item(b, direction="out"), item(a)]
+    results = services.record_scans(session(), ev, lst, batch)
+    session().commit()
+    assert [r.verdict for r in results] == ["in", "again", "refused", "in", "in", "out", "out",
+                                            "in"]
+    assert [r.replay for r in results] == [False, False, False, True, False, False, False, False]
+    assert results[0].scan.id == results[3].scan.id
+    assert presence(lst, a).present is True and presence(lst, b).present is False
+    # Sent again as a whole (a station retrying its queue): nothing new.
+    again = services.record_scans(session(), ev, lst, batch[:2])
+    assert all(r.replay for r in again)
+    assert session().scalar(select(func.count()).select_from(CheckinScan)) == 7
