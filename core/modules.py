@@ -28,9 +28,14 @@ def enabled_modules(event: Event) -> frozenset[str]:
     return cache[event.id]
 
 
-def _forget(event: Event) -> None:
+def _forget(event: Event, db: Session | None = None) -> None:
     if has_app_context():
         g.setdefault("_daihoi_enabled", {}).pop(event.id, None)
+        if db is not None:
+            from core.realtime import forget_socket_contexts_after_commit
+
+            # Socket connections reuse what they resolved for a moment; not past this change.
+            forget_socket_contexts_after_commit(db)
 
 
 def _set(db: Session, event: Event, name: str, on: bool) -> None:
@@ -52,7 +57,7 @@ def enable_module(db: Session, event: Event, name: str, actor: User | None) -> l
     for m in turned_on:
         _set(db, event, m, True)
     db.flush()
-    _forget(event)
+    _forget(event, db)
     for m in turned_on:
         audit.record("module.enable", actor=actor, event=event, detail={"module": m})
         get_pm().hook.daihoi_module_enabled(event=event, module=m, actor=actor)
@@ -76,6 +81,6 @@ def disable_module(db: Session, event: Event, name: str, actor: User | None) -> 
         )
     _set(db, event, name, False)
     db.flush()
-    _forget(event)
+    _forget(event, db)
     audit.record("module.disable", actor=actor, event=event, detail={"module": name})
     get_pm().hook.daihoi_module_disabled(event=event, module=name, actor=actor)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,11 +51,45 @@ class SocketHandler:
 
 @dataclass
 class SocketContext:
-    event: Event
+    """The resolved caller of a socket call: its event, roles and account.
+
+    `event` and `user` are loaded from the ids on first use, so a handler that needs only the
+    ids (a scan at the morning rush) costs no query for them.
+    """
+
+    event_id: int
     roles: frozenset[str]
-    user: User | None
+    user_id: int | None
     sid: str
     extra: dict = field(default_factory=dict)
+    _event: Event | None = None
+    _user: User | None = None
+
+    @property
+    def event(self) -> Event:
+        if self._event is None:
+            self._event = db_session().get(Event, self.event_id)
+        return self._event
+
+    @property
+    def user(self) -> User | None:
+        if self._user is None and self.user_id is not None:
+            self._user = db_session().get(User, self.user_id)
+        return self._user
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    expires: float
+    event_id: int
+    roles: frozenset[str]
+    modules: frozenset[str]
+    user_id: int | None
+
+
+# How long a connection's resolved event, roles and modules are reused. A revoked account or
+# screen link is disconnected at once (Evictor); other changes reach a connection within this.
+CONTEXT_TTL_SECONDS = 2.0
 
 
 def _error(code: str, message: str) -> dict:
@@ -166,9 +201,12 @@ class Evictor:
     """
 
     CHANNEL = "daihoi:evict"
+    # Not a room: tells every process to drop the socket contexts it resolved.
+    FORGET_CONTEXTS = "*contexts*"
 
-    def __init__(self, sio: SocketIO, redis_url: str | None) -> None:
+    def __init__(self, sio: SocketIO, redis_url: str | None, contexts: dict) -> None:
         self.sio = sio
+        self.contexts = contexts
         self.redis_url = redis_url
         self._redis = None
         if redis_url:
@@ -187,6 +225,9 @@ class Evictor:
         self.evict_local(room_name)
 
     def evict_local(self, room_name: str) -> None:
+        if room_name == self.FORGET_CONTEXTS:
+            self.contexts.clear()
+            return
         server = self.sio.server
         for participant in list(server.manager.get_participants("/", room_name)):
             sid = participant[0] if isinstance(participant, tuple) else participant
@@ -210,6 +251,17 @@ class Evictor:
                 self.sio.sleep(1)
 
 
+def forget_socket_contexts_after_commit(db: Session | None = None) -> None:
+    """After commit, every process resolves its socket callers afresh (modules changed)."""
+    evictor = current_app.extensions["daihoi_evictor"]
+
+    def forget() -> None:
+        evictor.contexts.clear()  # here at once; the other processes through Redis
+        evictor.evict(Evictor.FORGET_CONTEXTS)
+
+    after_commit(forget, db)
+
+
 def evict_after_commit(kind: str, ident: int, db: Session | None = None) -> None:
     """Disconnect an account's or a screen link's connections once the change is committed."""
     evictor = current_app.extensions["daihoi_evictor"]
@@ -220,11 +272,39 @@ def _projector_links() -> dict[str, int]:
     return current_app.extensions["daihoi_socket_projectors"]
 
 
+def _resolved_cache() -> dict[str, dict[str, _Resolved]]:
+    """sid -> event ref -> what was resolved for that connection."""
+    return current_app.extensions["daihoi_socket_contexts"]
+
+
 def socket_context(payload: Any, module: str | None) -> SocketContext | dict:
-    """Resolve the event a socket call names, or the error to acknowledge."""
+    """Resolve the event a socket call names, or the error to acknowledge.
+
+    A connection calling again for the same event within CONTEXT_TTL_SECONDS reuses what was
+    resolved (no query): a scanning station sends hundreds of calls a minute.
+    """
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         return _error("bad_request", _("The request must name an event."))
-    unit_code, _sep, slug = payload["event"].partition("/")
+    ref = payload["event"]
+    hit = _resolved_cache().get(request.sid, {}).get(ref)
+    if hit is not None and hit.expires > time.monotonic():
+        if module is not None and module not in hit.modules:
+            return not_found()
+        return SocketContext(event_id=hit.event_id, roles=hit.roles, user_id=hit.user_id,
+                             sid=request.sid)
+    ctx = _resolve(ref)
+    if isinstance(ctx, dict):
+        return ctx
+    modules = enabled_modules(ctx.event)
+    _resolved_cache().setdefault(request.sid, {})[ref] = _Resolved(
+        time.monotonic() + CONTEXT_TTL_SECONDS, ctx.event_id, ctx.roles, modules, ctx.user_id)
+    if module is not None and module not in modules:
+        return not_found()
+    return ctx
+
+
+def _resolve(ref: str) -> SocketContext | dict:
+    unit_code, _sep, slug = ref.partition("/")
     event = get_event(db_session(), unit_code, slug)
     if event is None:
         return not_found()
@@ -238,10 +318,10 @@ def socket_context(payload: Any, module: str | None) -> SocketContext | dict:
             roles.add("projector")
     if not roles:
         return not_found()
-    if module is not None and module not in enabled_modules(event):
-        return not_found()
     user = current_user._get_current_object() if current_user.is_authenticated else None
-    return SocketContext(event=event, roles=frozenset(roles), user=user, sid=request.sid)
+    return SocketContext(event_id=event.id, roles=frozenset(roles),
+                         user_id=user.id if user else None, sid=request.sid, _event=event,
+                         _user=user)
 
 
 def full_state(event: Event, roles: frozenset[str]) -> dict:
@@ -280,14 +360,14 @@ def handlers(app: Flask) -> dict[str, SocketHandler]:
 
 
 def _dispatch(handler: SocketHandler, payload: Any) -> Any:
-    ctx = socket_context(payload, handler.module)
-    if isinstance(ctx, dict):
-        return ctx
-    if handler.permission is not None and not has_permission(
-            ctx.roles, handler.permission, current_app.extensions["daihoi_permissions"]):
-        return _error("forbidden", _("You may not do this."))
-    g.socket_context = ctx
     try:
+        ctx = socket_context(payload, handler.module)
+        if isinstance(ctx, dict):
+            return ctx
+        if handler.permission is not None and not has_permission(
+                ctx.roles, handler.permission, current_app.extensions["daihoi_permissions"]):
+            return _error("forbidden", _("You may not do this."))
+        g.socket_context = ctx
         return handler.func(ctx, payload)
     except Exception:
         db_session().rollback()
@@ -309,7 +389,9 @@ def init_realtime(app: Flask) -> SocketIO:
     app.extensions["daihoi_publisher"] = Publisher(sio, app.config["REALTIME_FLUSH_SECONDS"],
                                                       app)
     app.extensions["daihoi_socket_projectors"] = {}
-    app.extensions["daihoi_evictor"] = Evictor(sio, app.config["REDIS_URL"])
+    app.extensions["daihoi_socket_contexts"] = {}
+    app.extensions["daihoi_evictor"] = Evictor(sio, app.config["REDIS_URL"],
+                                               app.extensions["daihoi_socket_contexts"])
     registry: dict[str, SocketHandler] = {"join": SocketHandler("join", _join)}
     for h in flatten(app.extensions["daihoi_pm"].hook.daihoi_socket_handlers()):
         if h.name in registry:
@@ -336,6 +418,7 @@ def init_realtime(app: Flask) -> SocketIO:
     @sio.on("disconnect")
     def on_disconnect(*_args):
         _projector_links().pop(request.sid, None)
+        _resolved_cache().pop(request.sid, None)
 
     for name, handler in registry.items():
         sio.on_event(name, _bind(handler))

@@ -12,11 +12,13 @@ import qrcode
 import qrcode.image.svg
 from flask import current_app, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from core.db import session
 from core.errors import ServiceError
 from core.realtime import SocketContext, SocketHandler
 from plugins.checkin import serialize, services
+from plugins.checkin.models import CheckinList
 
 NAME = "checkin"
 
@@ -30,14 +32,12 @@ def _int(payload: dict, key: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _list(ctx: SocketContext, payload: dict):
+def _list(ctx: SocketContext, payload: dict) -> CheckinList | None:
     list_id = _int(payload, "list")
     if list_id is None:
         return None
-    try:
-        return services.get_list(session(), ctx.event, list_id)
-    except ServiceError:
-        return None
+    return session().scalar(select(CheckinList).where(CheckinList.id == list_id,
+                                                      CheckinList.event_id == ctx.event_id))
 
 
 def _station(ctx: SocketContext, payload: dict) -> str:
@@ -71,10 +71,10 @@ def scan(ctx: SocketContext, payload: dict) -> dict:
         item = services.scan_input(
             nonce=payload.get("nonce"), code=payload.get("code"),
             scanned_at=payload.get("scanned_at"), direction=payload.get("direction") or "in",
-            station=_station(ctx, payload), user_id=ctx.user.id if ctx.user else None)
+            station=_station(ctx, payload), user_id=ctx.user_id)
     except ServiceError as exc:
         return _bad(exc.message, exc.code)
-    event_id, list_id = ctx.event.id, lst.id
+    event_id, list_id = ctx.event_id, lst.id
     # Give the connection back to the pool while the writer works.
     session().rollback()
     try:
