@@ -389,6 +389,14 @@ def format_number(value: float | int | None, decimals: int = 1, locale: str = "v
     return text
 
 
+def number_formatter(locale: str):
+    """`format_number` bound to a language, for templates: ``num(12.5)`` → "12,5"."""
+    def num(value: float | int | None, decimals: int = 1) -> str:
+        return format_number(value, decimals, locale)
+
+    return num
+
+
 def document_date(day: date) -> str:
     """"ngày 05 tháng 3 năm 2027": the day below 10 and the months 1 and 2 take a leading
     zero (Nghị định 30/2020/NĐ-CP on the form of official documents)."""

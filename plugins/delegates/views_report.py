@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from flask import Response, current_app, g, render_template
+from flask import g, render_template
 from flask_babel import get_locale
 
 from core.db import session
+from core.documents import local_today, pdf_response, render_pdf
 from core.event_context import EventBlueprint, require_permission
 from plugins.delegates import report as rpt
 from plugins.delegates.services import APPOINTED_WARN_SHARE
@@ -19,18 +17,6 @@ bp = EventBlueprint("delegates_report", __name__, module="delegates", url_prefix
 PDF_NAME = "bao-cao-tham-tra-tu-cach-dai-bieu.pdf"
 
 
-def _today():
-    """Today in the deployment's time zone (a congress in Vietnam, a server maybe not)."""
-    return datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
-
-
-def _number(locale: str):
-    def num(value, decimals: int = 1) -> str:
-        return rpt.format_number(value, decimals, locale)
-
-    return num
-
-
 def _bar_width(value: float) -> str:
     """A CSS width: always a dot, whatever the language."""
     return f"{max(0.0, min(100.0, float(value))):.1f}%"
@@ -39,10 +25,10 @@ def _bar_width(value: float) -> str:
 @bp.route("/")
 @require_permission("delegates.report")
 def page():
-    report = rpt.structure(session(), g.event, today=_today())
+    report = rpt.structure(session(), g.event, today=local_today())
     appointed = report["delegate_type"].line("appointed")
     return render_template(
-        "delegates/report.html", report=report, num=_number(str(get_locale())),
+        "delegates/report.html", report=report, num=rpt.number_formatter(str(get_locale())),
         bar_width=_bar_width,
         appointed_warning=bool(appointed and report.total
                                and appointed.count / report.total > APPOINTED_WARN_SHARE),
@@ -52,15 +38,8 @@ def page():
 @bp.route("/report.pdf")
 @require_permission("delegates.report")
 def pdf():
-    report = rpt.structure(session(), g.event, today=_today())
-    html = render_pdf_html(report, issued=_today())
-    from weasyprint import HTML
-
-    data = HTML(string=html, url_fetcher=_no_fetch).write_pdf()
-    return Response(data, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{PDF_NAME}"',
-        "Cache-Control": "no-store",
-    })
+    report = rpt.structure(session(), g.event, today=local_today())
+    return pdf_response(render_pdf(render_pdf_html(report, issued=local_today())), PDF_NAME)
 
 
 def render_pdf_html(report: rpt.StructureReport, issued=None) -> str:
@@ -68,11 +47,6 @@ def render_pdf_html(report: rpt.StructureReport, issued=None) -> str:
     Dated the congress's first day, or `issued` (today) when the event has none."""
     day = report.event.starts_on or issued or report.reference_date
     return render_template(
-        "delegates/report_print.html", report=report, num=_number("vi"),
+        "delegates/report_print.html", report=report, num=rpt.number_formatter("vi"),
         place=rpt.place_name(report.event), date_line=rpt.document_date(day),
         chair=((report.event.settings or {}).get("credentials_chair") or "").strip())
-
-
-def _no_fetch(url: str, *args, **kwargs):
-    # The print template is self-contained; nothing is fetched while rendering.
-    raise ValueError(f"the report fetches nothing ({url[:60]})")
