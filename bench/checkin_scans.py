@@ -248,9 +248,9 @@ def cost(bench: Bench, n: int = 300) -> None:
         setattr(owner, name, timed)
         undo.append((owner, name, f))
 
-    for owner, name in ((core_rt, "socket_context"), (svc, "record_scan"),
-                        (svc, "resolve_code"), (svc, "_insert_scan"),
-                        (svc, "recompute_presence"), (rt, "_list"), (ser, "scan_json"),
+    for owner, name in ((core_rt, "socket_context"), (svc, "record_scans"),
+                        (svc, "_resolve_many"), (svc, "_insert_scans"),
+                        (svc, "_accepted_scans"), (rt, "_list"), (ser, "scan_json"),
                         (Session, "commit")):
         wrap(owner, name)
     statements: list[str] = []

@@ -64,8 +64,8 @@ def scan(ctx: SocketContext, payload: dict) -> dict:
     """A badge scan: acknowledged once the process's scan writer has committed it."""
     from plugins.checkin.writer import WriterBusy, writer
 
-    lst = _list(ctx, payload)
-    if lst is None:
+    list_id = _int(payload, "list")
+    if list_id is None:
         return _bad(_("Choose the session to check in to."), "not_found")
     try:
         item = services.scan_input(
@@ -74,11 +74,14 @@ def scan(ctx: SocketContext, payload: dict) -> dict:
             station=_station(ctx, payload), user_id=ctx.user_id)
     except ServiceError as exc:
         return _bad(exc.message, exc.code)
-    event_id, list_id = ctx.event_id, lst.id
-    # Give the connection back to the pool while the writer works.
-    session().rollback()
+    # No query here: the writer checks the list belongs to the event, in its own batch.
+    session().rollback()  # nothing is held while the writer works
     try:
-        result = writer(current_app._get_current_object()).record(event_id, list_id, [item])[0]
+        result = writer(current_app._get_current_object()).record(ctx.event_id, list_id,
+                                                                  [item])[0]
+    except ServiceError as exc:
+        return _bad(_("Choose the session to check in to.") if exc.code == "not_found"
+                    else exc.message, exc.code)
     except WriterBusy:
         return _bad(_("The server is busy; the scan is kept on this device and will be sent "
                       "again."), "busy")

@@ -19,7 +19,7 @@ from fractions import Fraction
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -247,19 +247,22 @@ def _is_postgresql(db: Session) -> bool:
     return db.get_bind().dialect.name == "postgresql"
 
 
-def _insert_scans(db: Session, rows: list[dict]) -> list[CheckinScan]:
-    """Insert scans in one statement, skipping nonces already recorded; the new rows."""
+def _insert_scans(db: Session, rows: list[dict]) -> dict[str, int]:
+    """Insert scans, skipping nonces already recorded: {nonce: id} of the rows written.
+
+    An executemany of one compiled statement (SQLAlchemy batches it into multi-row inserts),
+    so a batch of any size costs no new SQL compilation.
+    """
     if not rows:
-        return []
+        return {}
     if _is_postgresql(db):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    # The ORM builds the rows from RETURNING: no second SELECT.
-    stmt = (insert(CheckinScan).values(rows)
+    stmt = (insert(CheckinScan.__table__)
             .on_conflict_do_nothing(index_elements=["event_id", "nonce"])
-            .returning(CheckinScan))
-    return list(db.scalars(stmt))
+            .returning(CheckinScan.id, CheckinScan.nonce))
+    return {nonce: scan_id for scan_id, nonce in db.execute(stmt, rows)}
 
 
 def presence_of(db: Session, list_id: int, delegate_id: int) -> Presence | None:
@@ -300,8 +303,10 @@ def _apply_presence(db: Session, lst: CheckinList, delegate_id: int, row: Presen
 
 
 def _accepted_scans(db: Session, lst: CheckinList, delegate_ids) -> dict[int, list]:
-    by_person: dict[int, list[CheckinScan]] = {i: [] for i in delegate_ids}
-    for s in db.scalars(select(CheckinScan).where(
+    by_person: dict[int, list] = {i: [] for i in delegate_ids}
+    for s in db.execute(select(CheckinScan.id, CheckinScan.delegate_id, CheckinScan.direction,
+                               CheckinScan.method, CheckinScan.station,
+                               CheckinScan.scanned_at).where(
             CheckinScan.list_id == lst.id, CheckinScan.delegate_id.in_(list(delegate_ids)),
             CheckinScan.verdict.in_(("in", "again", "out")),
             CheckinScan.undone_at.is_(None))):
@@ -365,25 +370,54 @@ def _resolve_many(db: Session, event: Event, items: list[ScanInput]) -> list[tup
     return out
 
 
+@dataclass
+class ScanRecord:
+    """A scan as written by `record_scans`: the row's values, without an ORM object."""
+
+    id: int
+    nonce: str
+    list_id: int
+    delegate_id: int | None
+    direction: str
+    method: str
+    scanned_at: datetime
+    received_at: datetime
+    station: str
+    user_id: int | None
+    verdict: str
+    reason: str | None
+    note: str | None
+    undone_at: datetime | None = None
+
+
 def record_scans(db: Session, event: Event, lst: CheckinList,
                  items: list[ScanInput]) -> list[ScanResult]:
     """Record scans once each, in one transaction the caller commits; answers in input order.
 
-    A handful of statements for the whole batch, whatever its size: the scans are inserted in
-    one statement (a known nonce is skipped and answered from its first record), then the
-    presence of everyone they name is recomputed from all their scans. On PostgreSQL the
-    people are locked in id order first (FOR NO KEY UPDATE), so two processes scanning the
-    same badge queue rather than both reading "absent"; on SQLite the insert takes the one
-    write lock before presence is read.
+    A handful of statements for the whole batch, whatever its size, each compiled once: known
+    nonces are looked up (answered from their first record), the badges resolved, the people
+    named locked (PostgreSQL, in id order, FOR NO KEY UPDATE: two processes scanning one badge
+    queue instead of both reading "absent") and their presence read; the verdicts follow
+    arrival order; the scans are inserted with one executemany; then the presence of everyone
+    named is recomputed from all their scans, which is what makes any arrival order right.
+    On SQLite the batch first takes the database's write lock with a no-op update.
     """
-    results: list[ScanResult | None] = [None] * len(items)
+    if not _is_postgresql(db):
+        # SQLite: take the database's one write lock now, so what is read below cannot change
+        # before the insert (a manual or self check-in in another thread, say).
+        table = CheckinList.__table__
+        db.execute(update(table).where(table.c.id == lst.id)
+                   .values(id=table.c.id))
     first_of: dict[str, int] = {}
     for n, item in enumerate(items):
         first_of.setdefault(item.nonce, n)
-    unique = [n for n, item in enumerate(items) if first_of[item.nonce] == n]
-    resolved = _resolve_many(db, event, [items[n] for n in unique])
-    rows, judged = [], {}
-    for n, (delegate, reason) in zip(unique, resolved, strict=True):
+    known = set(db.scalars(select(CheckinScan.nonce).where(
+        CheckinScan.event_id == event.id, CheckinScan.nonce.in_(list(first_of)))))
+    fresh = [n for n, item in enumerate(items)
+             if first_of[item.nonce] == n and item.nonce not in known]
+    judged: dict[int, tuple[Delegate | None, str | None]] = {}
+    for n, (delegate, reason) in zip(fresh, _resolve_many(db, event, [items[n] for n in fresh]),
+                                     strict=True):
         item = items[n]
         if reason is None and delegate is not None:
             reason = _admission(lst, delegate)
@@ -391,44 +425,43 @@ def record_scans(db: Session, event: Event, lst: CheckinList,
             reason = "closed"
         if reason is None and item.direction == "out" and not lst.track_exit:
             reason = "no_exit"
-        judged[item.nonce] = (delegate, reason)
+        judged[n] = (delegate, reason)
+    people = sorted({d.id for d, reason in judged.values() if reason is None})
+    presence: dict[int, Presence] = {}
+    if people:
+        if _is_postgresql(db):
+            db.execute(select(Delegate.id).where(Delegate.id.in_(people))
+                       .order_by(Delegate.id).with_for_update(key_share=True))
+        presence = {p.delegate_id: p for p in db.scalars(select(Presence).where(
+            Presence.list_id == lst.id, Presence.delegate_id.in_(people)))}
+    # The verdict each station sees follows arrival order: present before this scan or not.
+    present_now = {i: (i in presence and presence[i].present) for i in people}
+    rows = []
+    for n in fresh:
+        item, (delegate, reason) = items[n], judged[n]
+        verdict = "refused" if reason else None
+        if reason is None:
+            was_present = present_now[delegate.id]
+            if item.direction == "out":
+                verdict, reason = ("out", None) if was_present else ("refused", "not_present")
+                present_now[delegate.id] = False
+            else:
+                verdict = "again" if was_present else "in"
+                present_now[delegate.id] = True
         rows.append({
             "event_id": event.id, "list_id": lst.id, "nonce": item.nonce,
             "delegate_id": delegate.id if delegate is not None else None,
             "direction": item.direction, "method": item.method, "scanned_at": item.scanned_at,
             "received_at": item.received_at, "station": item.station, "user_id": item.user_id,
-            "verdict": "refused" if reason else None, "reason": reason, "note": item.note})
-    accepted = sorted({d.id for d, reason in judged.values() if reason is None})
-    if accepted and _is_postgresql(db):
-        # Before the insert, whose foreign key would share-lock these rows and let two
-        # transactions deadlock on the upgrade.
-        db.execute(select(Delegate.id).where(Delegate.id.in_(accepted))
-                   .order_by(Delegate.id).with_for_update(key_share=True))
-    inserted = {scan.nonce: scan for scan in _insert_scans(db, rows)}
-    people = sorted({inserted[nonce].delegate_id for nonce, (d, reason) in judged.items()
-                     if nonce in inserted and reason is None})
-    presence: dict[int, Presence] = {}
-    if people:
-        presence = {p.delegate_id: p for p in db.scalars(select(Presence).where(
-            Presence.list_id == lst.id, Presence.delegate_id.in_(people)))}
-    # The verdict each station sees follows arrival order: present before this scan or not.
-    present_now = {i: (i in presence and presence[i].present) for i in people}
+            "verdict": verdict, "reason": reason, "note": item.note})
+    ids = _insert_scans(db, rows)
+    records: dict[int, ScanRecord] = {}
+    for n, row in zip(fresh, rows, strict=True):
+        if row["nonce"] in ids:  # else: the same nonce committed meanwhile by another process
+            values = {k: v for k, v in row.items() if k != "event_id"}
+            records[n] = ScanRecord(id=ids[row["nonce"]], **values)
     newly_present = []
-    for n in unique:
-        item = items[n]
-        scan = inserted.get(item.nonce)
-        if scan is None or scan.reason is not None:
-            continue
-        was_present = present_now[scan.delegate_id]
-        if item.direction == "out":
-            scan.verdict = "out" if was_present else "refused"
-            scan.reason = None if was_present else "not_present"
-            present_now[scan.delegate_id] = False
-        else:
-            scan.verdict = "again" if was_present else "in"
-            present_now[scan.delegate_id] = True
     if people:
-        db.flush()
         for person_id, scans in _accepted_scans(db, lst, people).items():
             before = presence.get(person_id)
             row = _apply_presence(db, lst, person_id, before, _presence_state(lst, scans))
@@ -438,19 +471,18 @@ def record_scans(db: Session, event: Event, lst: CheckinList,
         db.flush()
     delegates = {d.id: d for d, _r in judged.values() if d is not None}
     for person_id in newly_present:
-        _announce_checked_in(event, delegates[person_id], lst,
-                             next(s.method for s in inserted.values()
-                                  if s.delegate_id == person_id and s.verdict == "in"))
+        method = next(r.method for r in records.values()
+                      if r.delegate_id == person_id and r.verdict == "in")
+        _announce_checked_in(event, delegates[person_id], lst, method)
+    results: list[ScanResult] = []
     for n, item in enumerate(items):
-        scan = inserted.get(item.nonce) if first_of[item.nonce] == n else None
-        if scan is None:
+        record = records.get(n)
+        if record is None:
+            results.append(_replay(db, event, item.nonce))
             continue
-        delegate = judged[item.nonce][0]
-        results[n] = ScanResult(scan, delegate,
-                                presence.get(delegate.id) if delegate is not None else None)
-    for n, item in enumerate(items):
-        if results[n] is None:
-            results[n] = _replay(db, event, item.nonce)
+        delegate = judged[n][0]
+        results.append(ScanResult(record, delegate,
+                                  presence.get(delegate.id) if delegate is not None else None))
     return results
 
 

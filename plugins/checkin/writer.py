@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from core.db import session
+from core.errors import NotFound
 from core.models import Event
 from plugins.checkin import services
 from plugins.checkin.models import CheckinList
@@ -95,6 +96,8 @@ class ScanWriter:
                 try:
                     event = db.get(Event, event_id)
                     lst = db.get(CheckinList, list_id)
+                    if lst is None or lst.event_id != event_id:
+                        raise NotFound()
                     items = [item for job in jobs for item in job.items]
                     results = services.record_scans(db, event, lst, items)
                     if any(not r.replay for r in results):
@@ -104,7 +107,8 @@ class ScanWriter:
                     db.rollback()
                     raise
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting handler
-            logger.exception("recording %s scans failed", sum(len(j.items) for j in jobs))
+            if not isinstance(exc, NotFound):
+                logger.exception("recording %s scans failed", sum(len(j.items) for j in jobs))
             for job in jobs:
                 job.error = exc
                 job.done.set()
