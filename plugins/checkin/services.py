@@ -411,10 +411,8 @@ def record_scans(db: Session, event: Event, lst: CheckinList,
     first_of: dict[str, int] = {}
     for n, item in enumerate(items):
         first_of.setdefault(item.nonce, n)
-    known = set(db.scalars(select(CheckinScan.nonce).where(
-        CheckinScan.event_id == event.id, CheckinScan.nonce.in_(list(first_of)))))
-    fresh = [n for n, item in enumerate(items)
-             if first_of[item.nonce] == n and item.nonce not in known]
+    # A nonce already recorded is skipped by the insert and answered from its first record.
+    fresh = [n for n, item in enumerate(items) if first_of[item.nonce] == n]
     judged: dict[int, tuple[Delegate | None, str | None]] = {}
     for n, (delegate, reason) in zip(fresh, _resolve_many(db, event, [items[n] for n in fresh]),
                                      strict=True):
@@ -462,18 +460,31 @@ def record_scans(db: Session, event: Event, lst: CheckinList,
             records[n] = ScanRecord(id=ids[row["nonce"]], **values)
     newly_present = []
     if people:
-        for person_id, scans in _accepted_scans(db, lst, people).items():
+        new_entries: dict[int, list] = {}
+        for r in records.values():
+            if r.verdict in ("in", "again", "out"):
+                new_entries.setdefault(r.delegate_id, []).append(r)
+        # Someone with no presence yet has no accepted entry on record, so without check-out
+        # their presence follows from this batch alone; everyone else is recomputed from all
+        # their scans.
+        first_time = {i for i in people if i not in presence and not lst.track_exit}
+        history = _accepted_scans(db, lst, [i for i in people if i not in first_time]) \
+            if len(first_time) < len(people) else {}
+        for person_id in people:
+            scans = new_entries.get(person_id, []) if person_id in first_time \
+                else history[person_id]
             before = presence.get(person_id)
             row = _apply_presence(db, lst, person_id, before, _presence_state(lst, scans))
             presence[person_id] = row
             if before is None and row is not None and row.present:
                 newly_present.append(person_id)
         db.flush()
-    delegates = {d.id: d for d, _r in judged.values() if d is not None}
-    for person_id in newly_present:
-        method = next(r.method for r in records.values()
-                      if r.delegate_id == person_id and r.verdict == "in")
-        _announce_checked_in(event, delegates[person_id], lst, method)
+    if newly_present:
+        delegates = {d.id: d for d, _r in judged.values() if d is not None}
+        _announce_checked_in(event, lst, [
+            (delegates[i], next(r.method for r in records.values()
+                                if r.delegate_id == i and r.verdict == "in"))
+            for i in newly_present])
     results: list[ScanResult] = []
     for n, item in enumerate(items):
         record = records.get(n)
@@ -506,11 +517,15 @@ def _replay(db: Session, event: Event, nonce: str) -> ScanResult:
     return ScanResult(scan, delegate, presence, replay=True)
 
 
-def _announce_checked_in(event: Event, delegate: Delegate, lst: CheckinList, method: str) -> None:
-    from core.plugins import event_hook
+def _announce_checked_in(event: Event, lst: CheckinList,
+                         people: list[tuple[Delegate, str]]) -> None:
+    from core.plugins import event_hook, get_pm
 
-    event_hook(event, "daihoi_delegate_checked_in")(
-        event=event, delegate=delegate, session=lst.session, method=method)
+    if not get_pm().hook.daihoi_delegate_checked_in.get_hookimpls():
+        return  # nobody listens: skip building the caller at the rush
+    hook = event_hook(event, "daihoi_delegate_checked_in")
+    for delegate, method in people:
+        hook(event=event, delegate=delegate, session=lst.session, method=method)
 
 
 def record_manual(db: Session, event: Event, lst: CheckinList, *, delegate_id: int,
