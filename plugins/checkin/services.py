@@ -102,6 +102,7 @@ def current_list(db: Session, event: Event) -> CheckinList | None:
 def open_list(db: Session, event: Event, lst: CheckinList, *, actor: User | None) -> None:
     lst.opens_at = utcnow() if not is_open(lst) else lst.opens_at
     lst.closes_at = None
+    _forget_list(db, lst)
     audit.record("checkin.open", actor=actor, event=event, detail={"session": lst.session.name})
 
 
@@ -109,6 +110,7 @@ def close_list(db: Session, event: Event, lst: CheckinList, *, actor: User | Non
     if not is_open(lst):
         raise ServiceError(_("Check-in for this session is not open."))
     lst.closes_at = utcnow()
+    _forget_list(db, lst)
     audit.record("checkin.close", actor=actor, event=event, detail={"session": lst.session.name})
 
 
@@ -126,10 +128,17 @@ def update_list(db: Session, event: Event, lst: CheckinList, *, admit_delegates:
     lst.self_checkin = self_checkin
     lst.opens_at = opens_at
     lst.closes_at = closes_at
+    _forget_list(db, lst)
     audit.record("checkin.settings", actor=actor, event=event,
                  detail={"session": lst.session.name, "admit_delegates": admit_delegates,
                          "admit_guests": admit_guests, "track_exit": track_exit,
                          "self_checkin": self_checkin})
+
+
+def _forget_list(db: Session, lst: CheckinList) -> None:
+    from plugins.checkin.writer import forget_list_after_commit
+
+    forget_list_after_commit(db, lst.id)
 
 
 # ---------------------------------------------------------------- quorum rule

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 
 from flask import Flask
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 # A batch stops growing here, so one transaction never holds the write lock for long.
 MAX_BATCH = 200
+# How long the writer reuses an event and list it loaded. Changes made in this process reach
+# it at once (forget_list_after_commit); changes made by another process within this.
+TARGETS_SECONDS = 1.0
 
 
 class WriterBusy(Exception):
@@ -51,6 +55,7 @@ class ScanWriter:
         self.jobs: queue.Queue[Job] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._recent: dict[int, tuple[float, Event, CheckinList]] = {}
 
     def record(self, event_id: int, list_id: int, items: list[services.ScanInput],
                timeout: float = 15.0) -> list[services.ScanResult]:
@@ -95,10 +100,7 @@ class ScanWriter:
             with self.app.app_context():
                 db = session()
                 try:
-                    event = db.get(Event, event_id)
-                    lst = db.get(CheckinList, list_id)
-                    if lst is None or lst.event_id != event_id:
-                        raise NotFound()
+                    event, lst = self._targets(db, event_id, list_id)
                     items = [item for job in jobs for item in job.items]
                     results = services.record_scans(db, event, lst, items)
                     if any(not r.replay for r in results):
@@ -119,6 +121,34 @@ class ScanWriter:
             job.results = results[start:start + len(job.items)]
             start += len(job.items)
             job.done.set()
+
+
+    def _targets(self, db, event_id: int, list_id: int) -> tuple[Event, CheckinList]:
+        """The event and list of a batch; reused for a second rather than loaded per batch."""
+        hit = self._recent.get(list_id)
+        if hit is not None and hit[0] > time.monotonic() and hit[1].id == event_id:
+            return db.merge(hit[1], load=False), db.merge(hit[2], load=False)
+        event = db.get(Event, event_id)
+        lst = db.get(CheckinList, list_id)
+        if event is None or lst is None or lst.event_id != event_id:
+            raise NotFound()
+        self._recent[list_id] = (time.monotonic() + TARGETS_SECONDS, event, lst)
+        return event, lst
+
+    def forget(self, list_id: int) -> None:
+        """A list's rules changed: the next batch reads them afresh."""
+        self._recent.pop(list_id, None)
+
+
+def forget_list_after_commit(db, list_id: int) -> None:
+    """After a list opens, closes or changes, this process's writer stops reusing it."""
+    from flask import current_app
+
+    from core.db import after_commit
+
+    found = current_app.extensions.get("checkin_writer")
+    if found is not None:
+        after_commit(lambda: found.forget(list_id), db)
 
 
 def writer(app: Flask) -> ScanWriter:
