@@ -69,6 +69,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "DATABASE_URL": db_url,
         "REDIS_URL": redis_url,
         "SOCKETIO_ASYNC_MODE": env.get("DAIHOI_ASYNC_MODE", "threading"),
+        # Off: each connection's events run in order in its reader; on: a new thread each.
+        "SOCKETIO_ASYNC_HANDLERS": _flag(env.get("DAIHOI_ASYNC_HANDLERS"), False),
         # Origins allowed to open Socket.IO connections. Unset: same origin only. Set, it replaces
         # that default, so list the site's own origin too (and the union's app, say).
         "SOCKETIO_CORS_ORIGINS": [o.strip() for o in env.get("DAIHOI_CORS_ORIGINS", "").split(",")

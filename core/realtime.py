@@ -385,6 +385,10 @@ def init_realtime(app: Flask) -> SocketIO:
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
         ping_interval=20,
         ping_timeout=20,
+        # A connection's events are handled in order, in the thread (or greenlet) that reads
+        # it, instead of a new thread per event: measured, that is what lets one process keep
+        # up with a hall's scanning stations (docs/benchmarks.md, "Check-in").
+        async_handlers=app.config["SOCKETIO_ASYNC_HANDLERS"],
     )
     app.extensions["daihoi_publisher"] = Publisher(sio, app.config["REALTIME_FLUSH_SECONDS"],
                                                       app)
