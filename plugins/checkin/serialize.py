@@ -30,6 +30,11 @@ REASON_TEXT = {
 }
 
 
+def station_label(station: str, method: str) -> str:
+    """Where a scan was made, for people: a station's name, or "self check-in"."""
+    return _("self check-in") if method == "self" else station
+
+
 def person_json(d: Delegate, presence: Presence | None = None) -> dict:
     return {
         "id": d.id, "code": d.code, "name": d.full_name, "unit": d.unit_name or "",
@@ -45,7 +50,7 @@ def message(result: services.ScanResult) -> str:
     if scan.verdict == "refused":
         return str(REASON_TEXT.get(scan.reason or "unknown", REASON_TEXT["unknown"]))
     if scan.verdict == "again" and p is not None:
-        station = p.first_station or _("self check-in")
+        station = station_label(p.first_station, p.first_method)
         return _("Already checked in at %(time)s (%(station)s).", time=format_time(p.first_in_at),
                  station=station)
     if scan.verdict == "out":
@@ -70,7 +75,8 @@ def scan_json(result: services.ScanResult) -> dict:
 def recent_json(scan: CheckinScan, d: Delegate | None) -> dict:
     return {"scan_id": scan.id, "verdict": scan.verdict, "reason": scan.reason,
             "reason_text": str(REASON_TEXT[scan.reason]) if scan.reason in REASON_TEXT else "",
-            "direction": scan.direction, "method": scan.method, "station": scan.station,
+            "direction": scan.direction, "method": scan.method,
+            "station": station_label(scan.station, scan.method),
             "time": format_time(scan.scanned_at), "undone": scan.undone_at is not None,
             "name": d.full_name if d is not None else "", "code": d.code if d is not None else ""}
 

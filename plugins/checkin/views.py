@@ -59,8 +59,10 @@ def index():
 def console(list_id: int):
     db = session()
     lst = services.get_list(db, g.event, list_id)
-    form = ListSettingsForm(obj=lst, opens_at=_local(lst.opens_at),
-                            closes_at=_local(lst.closes_at))
+    form = ListSettingsForm(obj=lst)
+    if request.method == "GET":
+        # Shown in the congress's time zone, as they are typed (obj would show UTC).
+        form.opens_at.data, form.closes_at.data = _local(lst.opens_at), _local(lst.closes_at)
     if request.method == "POST":
         if not can("checkin.manage"):
             abort(403)

@@ -65,8 +65,10 @@ def test_open_close_settings_and_quorum_rule(app, hall):
         lst = services.get_list(session(), hall.event("a"), official)
         assert (lst.admit_delegates, lst.admit_guests, lst.track_exit, lst.self_checkin) == \
             ("convened", False, True, True)
-        # Typed in Hanoi time (UTC+7), stored as UTC.
+        # Typed in Hanoi time (UTC+7), stored as UTC, shown again as typed.
         assert lst.opens_at.isoformat() == "2026-12-01T00:30:00"
+    assert 'value="2026-12-01T07:30"' in c.get(f"{EV}/checkin/lists/{official}").get_data(
+        as_text=True)
     r = c.post(f"{EV}/checkin/lists/{official}", data={
         "admit_delegates": "convened", "opens_at": "2026-12-01T09:00",
         "closes_at": "2026-12-01T08:00"}, follow_redirects=True)
