@@ -83,7 +83,9 @@ def shot(tmp_path):
 
     def take(page, name: str) -> Path:
         path = tmp_path / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        # A full page of 300 rows can take longer than the 5 s of the assertions on a busy
+        # machine; the picture is for people, so it gets its own, longer limit.
+        page.screenshot(path=str(path), full_page=True, timeout=30_000)
         shutil.copy(path, SHOTS_DIR / path.name)
         return path
 
