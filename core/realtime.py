@@ -109,7 +109,7 @@ class Publisher:
     expensive figure (an attendance count) is computed a few times a second, not per scan.
     """
 
-    def __init__(self, sio: SocketIO, interval: float, app: Flask | None = None) -> None:
+    def __init__(self, sio: SocketIO, interval: float, app: Flask) -> None:
         self.app = app
         self.sio = sio
         self.interval = interval

@@ -159,9 +159,8 @@ class AttendanceReport:
 
 
 def _tallies(table: list[dict]) -> list[Tally]:
-    """In natural order ("Tổ 2" before "Tổ 10"), the unnamed last."""
-    out = [Tally(t["name"], t["present"], t["convened"]) for t in table]
-    return sorted(out, key=lambda t: (not t.name, rpt.natural_key(t.name)))
+    """In the order `services.attendance` gives: "Tổ 2" before "Tổ 10", the unnamed last."""
+    return [Tally(t["name"], t["present"], t["convened"]) for t in table]
 
 
 def build(db: Session, event: Event, lst: CheckinList, now: datetime | None = None

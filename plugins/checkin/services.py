@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from fractions import Fraction
 
 from flask import current_app
@@ -29,13 +28,12 @@ from core.errors import NotFound, ServiceError
 from core.models import Event, User
 from plugins.checkin.models import CheckinList, CheckinScan, Presence
 from plugins.delegates.models import Delegate, RetiredBadge
+from plugins.delegates.report import natural_key
 
 # Delegates counted as convened (được triệu tập): not rejected, not replaced by someone else.
 CONVENED_STATUSES = ("convened", "approved")
 QUORUM_FRACTIONS = ("2/3", "1/2", "3/4")
 DEFAULT_QUORUM = {"fraction": "2/3", "units": False}
-# A station's clock may run ahead of the server's; a scan is never later than its arrival.
-MAX_STATION_LEAD = timedelta(seconds=0)
 STATION_MAX = 80
 
 
@@ -172,7 +170,7 @@ def needed(total: int, fraction: str) -> int:
 
 @dataclass
 class ScanResult:
-    scan: CheckinScan
+    scan: CheckinScan | ScanRecord
     delegate: Delegate | None
     presence: Presence | None
     replay: bool = False
@@ -203,7 +201,8 @@ def parse_scanned_at(value, received: datetime) -> datetime:
                            code="bad_request") from exc
     if at.tzinfo is not None:
         at = at.astimezone(UTC).replace(tzinfo=None)
-    return min(at, received + MAX_STATION_LEAD)
+    # A station's clock may run ahead of the server's; a scan is never later than its arrival.
+    return min(at, received)
 
 
 def check_nonce(nonce) -> str:
@@ -403,12 +402,13 @@ def record_scans(db: Session, event: Event, lst: CheckinList,
                  items: list[ScanInput]) -> list[ScanResult]:
     """Record scans once each, in one transaction the caller commits; answers in input order.
 
-    A handful of statements for the whole batch, whatever its size, each compiled once: known
-    nonces are looked up (answered from their first record), the badges resolved, the people
-    named locked (PostgreSQL, in id order, FOR NO KEY UPDATE: two processes scanning one badge
-    queue instead of both reading "absent") and their presence read; the verdicts follow
-    arrival order; the scans are inserted with one executemany; then the presence of everyone
-    named is recomputed from all their scans, which is what makes any arrival order right.
+    A handful of statements for the whole batch, whatever its size, each compiled once: the
+    badges resolved, the people named locked (PostgreSQL, in id order, FOR NO KEY UPDATE: two
+    processes scanning one badge queue instead of both reading "absent") and their presence
+    read; the verdicts follow arrival order; the scans are inserted with one executemany (a
+    nonce already recorded is skipped and answered from its first record); then the presence of
+    everyone named is recomputed from all their scans, which is what makes any arrival order
+    right.
     On SQLite the batch first takes the database's write lock with a no-op update.
     """
     if not _is_postgresql(db):
@@ -674,20 +674,12 @@ def attendance(db: Session, event: Event, lst: CheckinList) -> dict:
 
     def table(d: dict) -> list[dict]:
         return [{"name": k, "present": v[0], "convened": v[1]}
-                for k, v in sorted(d.items(), key=lambda kv: natural_key(kv[0]))]
+                for k, v in sorted(d.items(), key=lambda kv: (not kv[0], natural_key(kv[0])))]
 
     return {"list_id": lst.id, "session": lst.session.name, "open": is_open(lst),
             "self_checkin": lst.self_checkin, "present": present, "convened": convened,
             "guests_present": guests, "quorum": quorum,
             "by_group": table(by_group), "by_unit": table(by_unit)}
-
-
-def natural_key(name: str) -> tuple:
-    """"Tổ 2" before "Tổ 10"; letters compared without diacritics; the unnamed last."""
-    from plugins.delegates.vietnamese import fold
-
-    parts = re.split(r"(\d+)", fold(name))
-    return (not name, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts if p))
 
 
 def roll(db: Session, event: Event, lst: CheckinList, kind: str = "delegate"

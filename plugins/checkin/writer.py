@@ -23,7 +23,7 @@ from flask import Flask
 from core.db import session
 from core.errors import NotFound
 from core.models import Event
-from plugins.checkin import services
+from plugins.checkin import serialize, services
 from plugins.checkin.models import CheckinList
 
 logger = logging.getLogger(__name__)
@@ -94,8 +94,6 @@ class ScanWriter:
                 self._write(event_id, list_id, jobs)
 
     def _write(self, event_id: int, list_id: int, jobs: list[Job]) -> None:
-        from plugins.checkin import serialize
-
         try:
             with self.app.app_context():
                 db = session()
@@ -121,7 +119,6 @@ class ScanWriter:
             job.results = results[start:start + len(job.items)]
             start += len(job.items)
             job.done.set()
-
 
     def _targets(self, db, event_id: int, list_id: int) -> tuple[Event, CheckinList]:
         """The event and list of a batch; reused for a second rather than loaded per batch."""
