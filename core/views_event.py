@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from core import events as event_service
 from core.db import session as db_session
-from core.errors import NotFound, ServiceError
+from core.errors import ServiceError
 from core.event_context import (
     PROJECTOR_SESSION_KEY,
     EventBlueprint,
@@ -50,11 +50,7 @@ def _remove(action, done: str, anchor: str):
     """A settings button acting on one object of this event; another event's id is a 404."""
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        action()
-    except NotFound:
-        db_session().rollback()
-        abort(404)
+    action()  # a NotFound answers 404 through the app's handler, with the session rolled back
     db_session().commit()
     flash(done, "success")
     return redirect(url_for(".manage") + f"#{anchor}")

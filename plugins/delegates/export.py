@@ -7,13 +7,13 @@ download is audited.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
+from core.documents import workbook_bytes
 from core.models import Event
 from plugins.delegates.models import Delegate
 from plugins.delegates.roster_import import FIELDS
@@ -46,6 +46,4 @@ def roster_workbook(db: Session, event: Event, link_for: Callable[[Delegate], st
         for column, width in zip("ABCDEFGHIJKLMNOPQ", (10, 26, 12, 8, 10, 12, 30, 24, 18, 16, 9,
                                                        13, 10, 14, 26, 16, 60), strict=True):
             ws.column_dimensions[column].width = width
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return workbook_bytes(wb)

@@ -26,6 +26,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 
 from core.db import session as db_session
+from core.documents import xlsx_response
 from core.errors import NotFound, ServiceError
 from core.event_context import EventBlueprint, can, require_permission
 from core.forms import ActionForm
@@ -171,11 +172,7 @@ def export():
         "delegates_signin.open_link", token=services.signin_token(d), _external=True))
     audit.record("delegates.export", actor=current_user, event=g.event, detail={})
     db_session().commit()
-    resp = send_file(io.BytesIO(data), as_attachment=True, max_age=0,
-                     download_name=f"danh-sach-dai-bieu-{g.event.slug}.xlsx",
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return xlsx_response(data, f"danh-sach-dai-bieu-{g.event.slug}.xlsx")
 
 
 @bp.route("/new", methods=["GET", "POST"])
