@@ -23,6 +23,8 @@ from plugins.delegates.demo import generate_roster
 from plugins.delegates.models import BadgeJob, CorrectionRequest, Delegate
 from plugins.delegates.roster_import import apply_roster, parse_roster
 from plugins.delegates.services import request_correction
+from plugins.voting import services as voting
+from plugins.voting.models import Ballot, Poll, PollVoter
 from tests.conftest import login
 
 # Routes that are not inside any tenant: the walker leaves them to their own tests.
@@ -50,7 +52,27 @@ def victim(app, world):
         for lst in checkin.ensure_lists(session(), ev):
             checkin.open_list(session(), ev, lst, actor=None)
             lst.self_checkin = True
+        first.status = "approved"
         checkin.record_scan(session(), ev, lst, code=first.checkin_secret, nonce="victim-scan-1")
+        session().commit()
+        # Polls in every state a URL can name: open (one vote cast), published, draft.
+        polls = []
+        for _state in ("open", "published", "draft"):
+            polls.append(voting.create_poll(session(), ev, voting.PollInput(
+                title=SECRET, kind="election", mode="named", options=((SECRET, None),),
+                session_id=lst.session_id),
+                actor=None))
+        session().commit()
+        for poll in polls[:2]:
+            voting.open_poll(session(), ev, poll, actor=None)
+        session().commit()
+        from plugins.voting import ballots
+
+        ballots.record_votes(session(), ballots.load_open_poll(session(), polls[1]), [
+            ballots.vote_input(user_id=first.user_id, choices=[polls[1].options[0].id],
+                               nonce="victim-vote-1")])
+        voting.close_poll(session(), ev, polls[1], actor=None)
+        voting.publish_poll(session(), ev, polls[1], actor=None)
         session().commit()
         ids = {}
         for param, model, col in (("session_id", EventSession, EventSession.event_id),
@@ -59,7 +81,8 @@ def victim(app, world):
                                   ("link_id", ProjectorLink, ProjectorLink.event_id),
                                   ("delegate_id", Delegate, Delegate.event_id),
                                   ("job_id", BadgeJob, BadgeJob.event_id),
-                                  ("list_id", CheckinList, CheckinList.event_id)):
+                                  ("list_id", CheckinList, CheckinList.event_id),
+                                  ("poll_id", Poll, Poll.event_id)):
             ids[param] = sorted(session().scalars(select(model.id).where(col == ev.id)))
         ids["request_id"] = sorted(session().scalars(
             select(CorrectionRequest.id).join(Delegate).where(Delegate.event_id == ev.id)))
@@ -68,7 +91,8 @@ def victim(app, world):
         assert all(ids.values())
         return {"ids": ids, "announcement": a.id, "token": token, "link": link.id,
                 "list": ids["list_id"][-1], "delegate": first.id,
-                "scan": session().scalar(select(CheckinScan.id))}
+                "scan": session().scalar(select(CheckinScan.id)), "poll": polls[0].id,
+                "choice": polls[0].options[0].id}
 
 
 def snapshot(app, world):
@@ -99,7 +123,11 @@ def snapshot(app, world):
                                   .where(CheckinList.event_id == ev.id)
                                   .order_by(CheckinList.id)).all(),
                 session().execute(select(CheckinScan.id, CheckinScan.undone_at)
-                                  .order_by(CheckinScan.id)).all())
+                                  .order_by(CheckinScan.id)).all(),
+                session().execute(select(Poll.id, Poll.status, Poll.title, Poll.closes_at)
+                                  .where(Poll.event_id == ev.id).order_by(Poll.id)).all(),
+                session().scalar(select(func.count()).select_from(PollVoter)),
+                session().scalar(select(func.count()).select_from(Ballot)))
 
 
 def fillings(rule, own_event: bool, victim):
@@ -121,7 +149,9 @@ def fillings(rule, own_event: bool, victim):
             choices.append([(arg, a) for a in ("grant", "revoke", "disable", "remove",
                                                "new-badge", "revoke-link")])
         elif arg == "action_name":
-            choices.append([(arg, a) for a in ("open", "close")])
+            choices.append([(arg, a) for a in ("open", "close", "countdown", "cancel", "publish",
+                                               "paper", "appoint", "clone", "new_round",
+                                               "delete")])
         elif arg == "token":
             choices.append([(arg, "aBcDeFgHiJkLmNoP")])
         elif arg == "filename":
@@ -159,7 +189,9 @@ def test_every_route_refuses_another_unions_event(app, world, victim, attacker):
                             "s-name": "x", "s-kind": "other", "m-username": "a.admin",
                             "m-role": "guest", "u-code": "zz", "u-name": "zz",
                             "u-level": "district", "a-username": "zzz", "a-full_name": "Z",
-                            "a-password": "12345678xx"}
+                            "a-password": "12345678xx", "reason": "x", "seconds": "30",
+                            "issued": "0", "returned": "0", "invalid": "0", "nonce": "n" * 16,
+                            "choice": "1", "option": "1"}
                     resp = c.open(url, method=method, data=data)
                     walked += 1
                     body = resp.get_data(as_text=True)
@@ -213,7 +245,8 @@ def test_every_socket_event_refuses_another_unions_event(live_app, world_live, s
             payload = {"event": "yen-bai/dai-hoi", "title": "x", "body": "x", "audience": "all",
                        "id": victim_live["announcement"], "list": victim_live["list"],
                        "scan": victim_live["scan"], "nonce": "n" * 16, "code": "x",
-                       "delegate": victim_live["delegate"], "reason": "x", "q": "ng"}
+                       "delegate": victim_live["delegate"], "reason": "x", "q": "ng",
+                       "poll": victim_live["poll"], "choices": [victim_live["choice"]]}
             ack = s.call(name, payload)
             assert ack == {"ok": False, "error": "not_found", "message": "Not found."}, name
             assert s.call(name, {"event": 5})["error"] == "bad_request"

@@ -128,6 +128,9 @@ def daihoi_migration_locations():
 
 @hookimpl
 def daihoi_page_scripts(event, roles):
-    from flask import url_for
+    from flask import request, url_for
 
-    return [url_for("voting_assets.static", filename="live.js")]
+    scripts = [url_for("voting_assets.static", filename="live.js")]
+    if request.endpoint == "voting.ballot":
+        scripts.append(url_for("voting_assets.static", filename="ballot.js"))
+    return scripts

@@ -40,6 +40,7 @@ def poll_json(poll: Poll, *, voted: int | None = None) -> dict:
         "options": [{"id": o.id, "label": answer_label(o.answer, o.label),
                      "detail": o.detail or "", "answer": o.answer} for o in poll.options],
         "result": poll.result if published else None,
+        "note": poll.note if published else None,
     }
     if voted is not None:
         data["voted"] = voted
