@@ -36,8 +36,13 @@
     const all = load();
     root.querySelectorAll('[data-receipt-for]').forEach(function (el) {
       const rec = all[el.dataset.receiptFor];
-      el.textContent = rec && rec.state === 'done' && rec.shown ? labels.receipt + ': ' + rec.shown + '. ' + labels.receiptHelp : '';
+      el.textContent = '';
       el.dataset.receipt = rec && rec.shown ? rec.shown : '';
+      if (!(rec && rec.state === 'done' && rec.shown)) return;
+      const code = document.createElement('b');
+      code.className = 'vote-receipt';
+      code.textContent = rec.shown;
+      el.append(labels.receipt + ': ', code, '. ' + labels.receiptHelp);
     });
   }
 
