@@ -189,6 +189,100 @@
     el._timer = setInterval(tick, 250);
   }
 
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function plural(forms, n) { return (n === 1 ? forms[0] : forms[1]).replace('{n}', n); }
+
+  function choice(type, value, text, detail, answer) {
+    const label = el('label', 'vote-choice' + (answer ? ' answer-' + answer : ''));
+    const input = el('input');
+    input.type = type;
+    input.name = 'choice';
+    input.value = value;
+    if (type === 'radio') input.required = true;
+    label.append(input, ' ' + text);
+    if (detail) label.append(' ', el('small', 'muted', detail));
+    return label;
+  }
+
+  // The ballot of a poll that has just opened, built here from the broadcast rather than
+  // fetched: a thousand phones asking the server to render it at the same moment would queue.
+  // It is the same form as the server's (voting/_ballot_poll.html).
+  function build(p) {
+    const sec = el('section', 'card vote-poll');
+    sec.dataset.ballotPoll = p.id;
+    sec.dataset.status = p.status;
+    sec.dataset.voted = '0';
+    const h = el('h2', '', p.title);
+    if (p.round > 1) h.append(' ', el('span', 'badge', labels.round.replace('{n}', p.round)));
+    sec.append(h);
+    if (p.description) sec.append(el('p', '', p.description));
+    const note = document.querySelector('template[data-note="' + p.mode + '"]');
+    if (note) sec.append(note.content.cloneNode(true));
+    const form = el('form', 'vote-form');
+    form.method = 'post';
+    form.action = voteUrl(p.id);
+    form.dataset.ballot = p.id;
+    form.dataset.kind = p.kind;
+    form.dataset.seats = p.seats;
+    form.dataset.options = p.options.length;
+    const cd = el('p', 'vote-countdown');
+    cd.dataset.countdown = p.id;
+    cd.dataset.remaining = p.remaining === null || p.remaining === undefined ? '' : p.remaining;
+    cd.append(labels.closesIn + ' ', el('b'), ' s');
+    cd.querySelector('b').dataset.seconds = '';
+    cd.hidden = true;
+    form.append(cd);
+    if (p.kind === 'motion') {
+      p.options.forEach(function (o) { form.append(choice('radio', o.id, o.label, '', o.answer)); });
+    } else if (p.kind === 'election' && p.options.length === 1) {
+      const o = p.options[0];
+      const who = el('p');
+      who.append(el('b', '', o.label));
+      if (o.detail) who.append(' ', el('small', 'muted', o.detail));
+      form.append(who, choice('radio', o.id, labels.agree, '', 'yes'),
+                  choice('radio', '', labels.disagree, '', 'no'));
+    } else {
+      const hint = el('p', 'vote-hint', plural(p.kind === 'election' ? labels.hintElection : labels.hintChoice, p.seats) + ' ');
+      const kept = el('b', '', '0');
+      kept.dataset.kept = '';
+      hint.append(kept, '/' + p.seats);
+      form.append(hint);
+      p.options.forEach(function (o) { form.append(choice('checkbox', o.id, o.label, o.detail)); });
+      const too = el('p', 'error', plural(labels.tooManyNames, p.seats));
+      too.dataset.tooMany = '';
+      too.hidden = true;
+      form.append(too);
+    }
+    const error = el('p', 'error');
+    error.dataset.voteError = '';
+    error.hidden = true;
+    const send = el('button', 'primary wide vote-send', labels.cast);
+    send.type = 'submit';
+    form.append(error, send, el('p', 'muted', labels.final));
+    sec.append(form);
+    return sec;
+  }
+
+  // Whether this phone may vote and has voted is asked a little later, spread over a few
+  // seconds, and the server's own rendering replaces the ballot only if it differs.
+  function verifyLater(id) {
+    setTimeout(function () {
+      const socket = window.DaiHoi.socket;
+      if (!socket || !socket.connected) return;
+      socket.emit('voting:state', {event: eventRef}, function (ack) {
+        if (!ack || !ack.ok) return;
+        const p = ack.polls.filter(function (x) { return x.id === id; })[0];
+        if (!p || !p.me || !p.me.eligible || p.me.voted || p.status !== 'open') refresh(id);
+      });
+    }, Math.random() * 8000);
+  }
+
   function update(p) {
     if (p.status === 'draft') return;
     const sec = section(p.id);
@@ -198,7 +292,19 @@
       if (cd) countdown(cd, p.remaining);
       return;
     }
-    refresh(p.id);
+    if (!sec && p.status === 'open' && p.channel === 'electronic' && root.dataset.delegate === '1') {
+      const fresh = build(p);
+      root.prepend(fresh);
+      const none = root.querySelector('[data-no-poll]');
+      if (none) none.remove();
+      wire(fresh);
+      startCountdowns(fresh);
+      verifyLater(p.id);
+      return;
+    }
+    // Closed, published, cancelled: the server's rendering, fetched at a moment spread over a
+    // few seconds so the phones of a whole hall do not all ask at once.
+    setTimeout(function () { refresh(p.id); }, Math.random() * 3000);
   }
 
   window.DaiHoi.onState(function (state) {
