@@ -114,7 +114,7 @@ def daihoi_event_stats(event):
     return {_l("Published votes"): n or 0}
 
 
-@hookimpl
+@hookimpl(trylast=True)  # after the delegates module has made the roster
 def daihoi_demo_data(event, accounts):
     from plugins.voting.demo import demo_polls
 
