@@ -204,8 +204,6 @@ def act(poll_id: int, action_name: str):
         abort(400)
     db = session()
     p = services.get_poll(db, g.event, poll_id)
-    if action_name == "close" and p.closes_at is not None:
-        services.settle_deadlines(db, g.event)
     try:
         made = run(db, p, request.form)
     except ServiceError as exc:
