@@ -21,10 +21,10 @@ CHANNEL_LABELS = {"electronic": _l("On delegates' phones"),
 BASE_LABELS = {"returned": _l("of the ballots returned"), "valid": _l("of the valid ballots"),
                "present": _l("of the delegates present"),
                "convened": _l("of the delegates convened")}
-FRACTION_LABELS = {"gt_1_2": _l("more than 1/2"), "ge_1_2": _l("at least 1/2"),
-                   "ge_2_3": _l("at least 2/3"), "gt_2_3": _l("more than 2/3"),
-                   "ge_3_4": _l("at least 3/4"), "plurality": _l("the most votes")}
-STATUS_LABELS = {"draft": _l("Prepared"), "open": _l("Voting"), "closed": _l("Counting"),
+FRACTION_LABELS = {"gt_1_2": _l("more than 1/2"), "ge_1_2": _l("1/2 or more"),
+                   "ge_2_3": _l("2/3 or more"), "gt_2_3": _l("more than 2/3"),
+                   "ge_3_4": _l("3/4 or more"), "plurality": _l("the most votes")}
+STATUS_LABELS = {"draft": _l("Prepared"), "open": _l("Voting open"), "closed": _l("Counting"),
                  "published": _l("Published"), "cancelled": _l("Cancelled")}
 COUNTDOWNS = (15, 30, 60, 120, 300)
 
@@ -41,7 +41,7 @@ class PollForm(FlaskForm):
                                 validators=[Optional(), Length(max=5000)])
     kind = SelectField(_l("Kind"), choices=[SelectChoice(k, KIND_LABELS[k]) for k in KINDS])
     mode = SelectField(_l("Ballot"), choices=[SelectChoice(k, v) for k, v in MODE_LABELS.items()])
-    channel = SelectField(_l("Voted"), choices=[SelectChoice(k, CHANNEL_LABELS[k])
+    channel = SelectField(_l("How it is voted"), choices=[SelectChoice(k, CHANNEL_LABELS[k])
                                                 for k in ("electronic", "paper")])
     seats = IntegerField(_l("Seats (election) or answers a ballot may tick (choice)"),
                          default=1, validators=[NumberRange(min=1, max=200)])

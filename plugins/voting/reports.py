@@ -311,7 +311,7 @@ def _option_result(poll: Poll, option: dict) -> str:
         return ""
     if poll.channel == "appointed":
         return _("Appointed")
-    return _("Elected") if poll.kind == "election" else _("Chosen")
+    return _("elected").capitalize() if poll.kind == "election" else _("Chosen")
 
 
 def _bold_row(ws, bold) -> None:

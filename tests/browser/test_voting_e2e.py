@@ -94,7 +94,7 @@ def test_two_phones_vote_and_the_hall_screen_follows(serve, new_context, shot):
     sign_in(board, "a.secretariat")
     board.goto(f"{EVENT}/voting/polls/{poll_id}")
     board.get_by_role("button", name="Open voting").click()
-    expect(board.locator("[data-poll-status]")).to_have_text("Voting")
+    expect(board.locator("[data-poll-status]")).to_have_text("Voting open")
 
     # The ballot appears on the phones without a reload; the screen shows 0 of 2.
     expect(panel.locator("[data-voted]")).to_have_text("0", timeout=LIVE_TIMEOUT_MS)
