@@ -13,6 +13,8 @@ from plugins.voting.models import BASES, FRACTIONS, KINDS
 KIND_LABELS = {"motion": _l("Motion (in favour / against / abstain)"),
                "election": _l("Election (keep at most N names)"),
                "choice": _l("Simple choice")}
+# As a poll's kind is named in lists and headings.
+KIND_NAMES = {"motion": _l("Motion"), "election": _l("Election"), "choice": _l("Simple choice")}
 MODE_LABELS = {"named": _l("Named (the counting board sees who voted what)"),
                "secret": _l("Secret ballot")}
 CHANNEL_LABELS = {"electronic": _l("On delegates' phones"),

@@ -37,7 +37,7 @@ from plugins.delegates import report as rpt
 from plugins.delegates.vietnamese import fold, name_sort_key
 from plugins.voting import services
 from plugins.voting.ballots import format_receipt
-from plugins.voting.forms import BASE_LABELS, FRACTION_LABELS, STATUS_LABELS
+from plugins.voting.forms import BASE_LABELS, FRACTION_LABELS, KIND_NAMES, STATUS_LABELS
 from plugins.voting.models import Poll
 from plugins.voting.serialize import answer_label
 
@@ -59,8 +59,7 @@ FRACTION_VI = {"gt_1_2": "quá 1/2 (50%)", "ge_1_2": "từ 1/2 (50%) trở lên"
                "ge_3_4": "từ 3/4 (75%) trở lên", "plurality": "nhiều phiếu nhất"}
 
 # The workbook's wording, in the reader's language. Shorter than the forms' labels, which
-# explain each choice; the rule's and the status's words are the forms' own.
-KIND_LABELS = {"motion": _l("Motion"), "election": _l("Election"), "choice": _l("Choice")}
+# explain each choice; the kind's, the rule's and the status's words are the forms' own.
 MODE_LABELS = {"named": _l("Named"), "secret": _l("Secret ballot")}
 CHANNEL_LABELS = {"electronic": _l("Electronic"), "paper": _l("Paper"),
                   "appointed": _l("Appointed")}
@@ -325,7 +324,7 @@ def _poll_block(ws, poll: Poll, result: dict, bold) -> None:
     _bold_row(ws, bold)
     appointed = bool(result.get("appointed"))
     pairs: list[tuple[str, object, str | None]] = [
-        (_("Kind"), _label(KIND_LABELS, poll.kind), None),
+        (_("Kind"), _label(KIND_NAMES, poll.kind), None),
         (_("Ballot"), _label(CHANNEL_LABELS, "appointed") if appointed
          else _label(MODE_LABELS, poll.mode), None),
         (_("Round"), poll.round, None),

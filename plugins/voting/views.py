@@ -32,7 +32,7 @@ from plugins.voting.forms import (
     CHANNEL_LABELS,
     COUNTDOWNS,
     FRACTION_LABELS,
-    KIND_LABELS,
+    KIND_NAMES,
     MODE_LABELS,
     STATUS_LABELS,
     PollForm,
@@ -60,7 +60,7 @@ def _require_staff() -> None:
 
 @bp.app_context_processor
 def _labels():
-    return {"vote_labels": {"kind": KIND_LABELS, "mode": MODE_LABELS, "base": BASE_LABELS,
+    return {"vote_labels": {"kind": KIND_NAMES, "mode": MODE_LABELS, "base": BASE_LABELS,
                             "fraction": FRACTION_LABELS, "status": STATUS_LABELS,
                             "channel": CHANNEL_LABELS},
             "vote_rule_text": rule_text, "answer_label": serialize.answer_label}
