@@ -129,7 +129,10 @@
     if (ack && ack.ok) {
       const rec = load()[id] || {};
       rec.state = 'done';
-      rec.shown = ack.receipt || rec.shown;
+      // A resend of a vote whose answer was lost is answered without the receipt: the ballot
+      // carries the one this phone made and kept.
+      rec.shown = ack.receipt || rec.shown ||
+        (rec.receipt ? rec.receipt.slice(0, 5) + '-' + rec.receipt.slice(5) : null);
       delete rec.choices;  // the phone keeps the receipt, not the vote
       remember(id, rec);
       refresh(id);
