@@ -104,6 +104,10 @@ def grant_right(db: Session, *, actor: User, user: User, right: str) -> None:
     if user.unit is None or not can_manage_structure(actor, user.unit):
         raise Forbidden(_("you may grant rights only in your unit and the units below it"))
     _grant(db, user, right, actor)
+    from core.realtime import forget_socket_contexts_after_commit
+
+    # A right can make its holder an organiser of events: resolved afresh at the next call.
+    forget_socket_contexts_after_commit(db)
     audit.record("right.grant", actor=actor, unit=user.unit,
                  detail={"username": user.username, "right": right})
 

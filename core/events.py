@@ -154,6 +154,10 @@ def add_member(db: Session, event: Event, *, actor: User | None, username: str,
     m = EventMember(event_id=event.id, user_id=user.id, role=role)
     db.add(m)
     db.flush()
+    from core.realtime import forget_socket_contexts_after_commit
+
+    # Open connections resolve the new role at their next call, not at their next reconnect.
+    forget_socket_contexts_after_commit(db)
     audit.record("member.add", actor=actor, event=event,
                  detail={"username": user.username, "role": role})
     return m

@@ -8,7 +8,8 @@ thread takes every job waiting in its queue, hands each key's share to its `writ
 one transaction, commits, and only then wakes the handlers, which acknowledge. A quiet hall
 gets one-job batches with no added wait; a busy one gets larger batches. (Waiting a few
 milliseconds to gather more was measured and made latency worse: the per-batch cost is small
-next to the per-message cost of the socket server; docs/benchmarks.md.)
+next to the per-message cost of the socket server; docs/benchmarks.md. The writer only yields
+once before cutting a batch, so that handlers already running can add theirs.)
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +84,10 @@ class GroupCommit:
     def _run(self) -> None:
         while True:
             batch = [self.jobs.get()]
+            # Let the handlers that are ready to run queue their jobs before the batch is cut:
+            # not a wait, a yield. Under gevent the writer is a greenlet woken by the first
+            # put, and without this every batch would hold one job.
+            time.sleep(0)
             size = len(batch[0].items)
             while size < self.max_batch:
                 try:

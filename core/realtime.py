@@ -87,9 +87,12 @@ class _Resolved:
     user_id: int | None
 
 
-# How long a connection's resolved event, roles and modules are reused. A revoked account or
-# screen link is disconnected at once (Evictor); other changes reach a connection within this.
-CONTEXT_TTL_SECONDS = 2.0
+# How long a connection's resolved event, roles and modules are reused. Every change to them
+# acts at once: a removed role, a disabled account or a revoked screen link disconnects the
+# connection (Evictor); a module switched, a role added or a right granted clears every
+# process's cache. So this is only a safety net; a long one keeps a phone that joined
+# minutes ago from paying the resolution again when a thousand of them vote at once.
+CONTEXT_TTL_SECONDS = 300.0
 
 
 def _error(code: str, message: str) -> dict:

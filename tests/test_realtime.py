@@ -217,3 +217,17 @@ def test_losing_a_right_disconnects_to_rejoin_with_fewer_rooms(live_app, live, w
         session().commit()
     assert wait_for(lambda: not c.sio.connected)
     assert sockets("a.reports").call("join", EV)["error"] == "not_found"
+
+
+def test_a_role_added_counts_at_the_next_call(live_app, live, world, sockets):
+    # Resolved callers are kept for minutes; adding a role must not wait for them to expire.
+    from core.events import add_member
+
+    c = sockets("a.guest")
+    assert c.call("join", EV)["ok"]
+    payload = dict(EV, list=1, q="ng")
+    assert c.call("checkin:search", payload)["error"] == "forbidden"
+    with live_app.app_context():
+        add_member(session(), world.event("a"), actor=None, username="a.guest", role="checkin")
+        session().commit()
+    assert c.call("checkin:search", payload).get("error") != "forbidden"
