@@ -1,11 +1,17 @@
 """Shared by the check-in benchmarks: the world they scan in, and the server they scan against.
 
-As a library (imported by bench/checkin_scans.py and bench/checkin_broadcast.py):
+As a library (imported by bench/checkin_scans.py, bench/checkin_broadcast.py and
+bench/voting_burst.py):
 
 - `Bench` makes a fresh database (a SQLite file in a temporary folder, or a scratch
   PostgreSQL database), migrates it, and builds a hall: one congress with the delegates and
   check-in modules on, N approved delegates from the real roster import, one open check-in
   list per measured step, check-in staff accounts (one per station) and a projector link.
+  With `voting=K` (bench/voting_burst.py) it also turns the voting module on, checks every
+  approved delegate in to the last session's list (the real `record_scans`), creates and
+  opens K polls of that session (the eligible list frozen by the real `open_poll`) and signs
+  a Flask session cookie for every delegate's account with the app's key, as a sign-in would
+  (`Bench.delegate_cookies`), so a thousand phones connect without a thousand sign-ins.
 - `Bench.start_server()` starts the app in a separate process exactly as `daihoi run` does
   (`core.cli.main(["run", ...])`, one process, the async mode of DAIHOI_ASYNC_MODE), through
   this file run as a script, which instruments the app first.
@@ -18,6 +24,11 @@ wraps `core.app.create_app` so the app it makes records, in the server process,
   scan, the commit, the after-commit publish, the ack encoding),
 - `scan_wait`: the part of it spent before the handler thread ran,
 - `scan_handler`: the module's own `plugins.checkin.realtime.scan` (record, commit, publish),
+- `vote_total`, `vote_wait`, `vote_handler`: the same for `voting:vote` and
+  `plugins.voting.realtime.vote` (when the voting module is on),
+- `batch <writer>` and `batch <writer> size`: each group-commit batch
+  (`core.group_commit.GroupCommit._write`: write and commit) and its number of items,
+- `gc gen<N>`: each pause of Python's cyclic garbage collector,
 - `flush`: each coalesced realtime flush (the attendance counted and emitted to every client),
 - `emit <name>`: each emit of the app, the fan-out to a room's connections alone,
 
@@ -125,7 +136,9 @@ class Bench:
 
     def __init__(self, *, pg: str | None, delegates: int, lists: int, stations: int,
                  redis: str | None = None, async_mode: str = "threading",
-                 flush: float | None = None, serialize_scans: bool = False) -> None:
+                 flush: float | None = None, serialize_scans: bool = False,
+                 voting: int = 0, poll_kind: str = "motion", poll_mode: str = "named",
+                 experiments: tuple[str, ...] = ()) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="daihoi-bench-checkin-"))
         self.pg_admin = None
         self.scratch = None
@@ -143,9 +156,13 @@ class Bench:
         self.async_mode = async_mode
         self.flush = flush
         self.serialize_scans = serialize_scans
+        self.experiments = tuple(experiments)
         self.n_delegates = delegates
         self.n_lists = lists
         self.n_stations = stations
+        self.n_polls = voting
+        self.poll_kind = poll_kind
+        self.poll_mode = poll_mode
         self.proc: subprocess.Popen | None = None
         self.url = ""
         self.build()
@@ -182,7 +199,7 @@ class Bench:
                                  name="Đại hội đại biểu Đoàn TNCS Hồ Chí Minh tỉnh Lào Cai "
                                       "lần thứ XVI, nhiệm kỳ 2022 – 2027",
                                  convened_count=self.n_delegates, sessions=sessions)
-            for name in ("delegates", "checkin"):
+            for name in ("delegates", "checkin") + (("voting",) if self.n_polls else ()):
                 enable_module(db, event, name, actor=None)
             preview = parse_roster(generate_roster(self.n_delegates, seed=2027, guests=20),
                                    "bench.csv")
@@ -213,8 +230,76 @@ class Bench:
             self.list_ids = [lst.id for lst in lists[1:]]
             self.secrets = [d.checkin_secret for d in people if d.kind == "delegate"]
             self.guest_secrets = [d.checkin_secret for d in people if d.kind == "guest"]
+            if self.n_polls:
+                self.build_voting(app, db, event, lists[-1],
+                                  [d for d in people if d.kind == "delegate"])
         app.extensions["daihoi_db"].engine.dispose()
         self.build_seconds = time.perf_counter() - t
+
+    def build_voting(self, app, db, event, lst, delegates: list) -> None:
+        """Every approved delegate present in `lst`, `n_polls` polls of its session open,
+        a session cookie per delegate account (see the module's docstring)."""
+        from sqlalchemy import select
+
+        from core.models import User
+        from plugins.checkin import services as checkin
+        from plugins.voting.services import PollInput, create_poll, open_poll
+
+        # Nobody listens in this process: the after-commit broadcasts go nowhere.
+        app.extensions["daihoi_publisher"].publish = lambda *a, **k: None
+        checkin.record_scans(db, event, lst, [
+            checkin.scan_input(nonce=uuid.uuid4().hex, delegate=d, station="bench")
+            for d in delegates])
+        db.commit()
+        self.voting_list_id = lst.id
+        self.poll_ids, self.poll_options = [], []
+        for i in range(self.n_polls):
+            if self.poll_kind == "motion":
+                data = PollInput(title=f"Biểu quyết {i + 1}", kind="motion",
+                                 mode=self.poll_mode, session_id=lst.session_id,
+                                 base="present")
+            else:  # an election: 15 candidates for 11 seats
+                data = PollInput(title=f"Bầu cử {i + 1}", kind="election",
+                                 mode=self.poll_mode, seats=11, session_id=lst.session_id,
+                                 options=tuple((d.full_name, d.unit_name)
+                                               for d in delegates[:15]))
+            poll = create_poll(db, event, data, actor=None)
+            db.commit()
+            poll = open_poll(db, event, poll, actor=None)
+            db.commit()
+            self.poll_ids.append(poll.id)
+            self.poll_options.append([o.id for o in poll.options])
+        self.poll_seats = 1 if self.poll_kind == "motion" else 11
+        # What a sign-in leaves in the session (Flask-Login's user id, as core.app's loader
+        # reads it), signed with the server's key.
+        serializer = app.session_interface.get_signing_serializer(app)
+        name = app.config["SESSION_COOKIE_NAME"]
+        self.delegate_user_ids = [d.user_id for d in delegates]
+        self.delegate_ids = [d.id for d in delegates]
+        users = {u.id: u for u in db.scalars(select(User).where(
+            User.id.in_(self.delegate_user_ids)))}
+        self.delegate_cookies = [
+            f"{name}=" + serializer.dumps({"_user_id": users[d.user_id].get_id(),
+                                           "_fresh": True})
+            for d in delegates]
+
+    def count_votes(self, poll_id: int) -> dict:
+        """What the database holds for a poll: voters, distinct voters, ballots, receipts."""
+        from sqlalchemy import create_engine, text
+
+        url = self.db_url
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        engine = create_engine(url)
+        with engine.connect() as c:
+            voters, distinct = c.execute(text(
+                "SELECT count(*), count(DISTINCT delegate_id) FROM poll_voters "
+                "WHERE poll_id = :p"), {"p": poll_id}).one()
+            receipts = [r for (r,) in c.execute(text(
+                "SELECT receipt FROM poll_ballots WHERE poll_id = :p"), {"p": poll_id})]
+        engine.dispose()
+        return {"voters": voters, "distinct_voters": distinct, "ballots": len(receipts),
+                "receipts": receipts}
 
     # ------------------------------------------------------------ the server
 
@@ -233,6 +318,8 @@ class Bench:
             env["DAIHOI_REDIS_URL"] = self.redis
         if self.serialize_scans:
             env["BENCH_SERIALIZE_SCANS"] = "1"
+        if self.experiments:
+            env["BENCH_EXPERIMENTS"] = ",".join(self.experiments)
         if self.flush is not None:
             env["DAIHOI_REALTIME_FLUSH_SECONDS"] = str(self.flush)
         self.log = open(self.tmp / "server.log", "w")  # noqa: SIM115 - closed in stop()
@@ -332,13 +419,18 @@ class Profiler:
     """py-spy sampling the server process (only the thread holding the GIL: CPU time in
     Python), written as collapsed stacks, then summarised by function."""
 
-    def __init__(self, pid: int, out: Path, seconds: float, rate: int = 200) -> None:
+    def __init__(self, pid: int, out: Path, seconds: float, rate: int = 200,
+                 gil: bool = True) -> None:
+        """`gil=False`: every thread not idle (in gevent, the one thread whenever it is not
+        waiting in the hub: C calls such as SQLite's included), instead of the GIL holder."""
         exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         self.out = out
+        self.what = "holding the GIL" if gil else "of non-idle threads"
         self.proc = subprocess.Popen(
-            [exe, "record", "--pid", str(pid), "--duration", str(int(seconds)),
-             "--rate", str(rate), "--gil", "--nonblocking", "--format", "raw",
-             "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
+             "--rate", str(rate), *(["--gil"] if gil else []), "--nonblocking",
+             "--format", "raw", "--output", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def finish(self, top: int = 25) -> str:
         try:
@@ -347,10 +439,10 @@ class Profiler:
             self.proc.kill()
         if not self.out.exists():
             return "(py-spy wrote nothing)"
-        return summarise_stacks(self.out.read_text(), top)
+        return summarise_stacks(self.out.read_text(), top, self.what)
 
 
-def summarise_stacks(raw: str, top: int = 25) -> str:
+def summarise_stacks(raw: str, top: int = 25, what: str = "holding the GIL") -> str:
     """Inclusive and self share of samples per function, from py-spy's collapsed stacks."""
     incl: dict[str, int] = {}
     self_: dict[str, int] = {}
@@ -370,7 +462,7 @@ def summarise_stacks(raw: str, top: int = 25) -> str:
             self_[frames[-1]] = self_.get(frames[-1], 0) + n
     if not total:
         return "(no samples)"
-    out = [f"{total} samples holding the GIL", "inclusive:"]
+    out = [f"{total} samples {what}", "inclusive:"]
     for f, n in sorted(incl.items(), key=lambda kv: -kv[1])[:top]:
         out.append(f"  {100 * n / total:5.1f}%  {f}")
     out.append("self:")
@@ -387,13 +479,22 @@ class Recorder:
         self.t0 = time.monotonic()
         self.cpu0 = time.process_time()
         self.flush_ends: list[float] = []
+        # (start, end) on the monotonic clock, for a timeline: timed socket events, batches.
+        self.marks: dict[str, list[tuple[float, float]]] = {}
 
     def add(self, name: str, seconds: float) -> None:
         self.samples.setdefault(name, []).append(seconds * 1000)
 
+    def add_value(self, name: str, value: float) -> None:
+        self.samples.setdefault(name, []).append(value)
+
+    def mark(self, name: str, start: float, end: float) -> None:
+        self.marks.setdefault(name, []).append((start, end))
+
     def reset(self) -> None:
         self.samples = {}
         self.flush_ends = []
+        self.marks = {}
         self.t0 = time.monotonic()
         self.cpu0 = time.process_time()
 
@@ -405,6 +506,7 @@ class Recorder:
         if raw:
             out["raw"] = self.samples
             out["flush_ends"] = self.flush_ends
+            out["marks"] = self.marks
         return out
 
 
@@ -417,33 +519,94 @@ def _rss_mb() -> float:
 
 
 def instrument(app, rec: Recorder) -> None:
-    """Time the scan handler and the realtime flush inside the server, by wrapping them."""
+    """Time the scan and vote handlers, the group-commit batches and the realtime flush
+    inside the server, by wrapping them."""
     from flask import jsonify, request
+
+    from core import group_commit
 
     sio = app.extensions["daihoi_socketio"]
     server = sio.server
-    arrived: dict[tuple, float] = {}
+    # Socket events timed from the decoded packet to the acknowledgement: metric prefix.
+    timed_events = {"checkin:scan": "scan", "voting:vote": "vote"}
+    arrived: dict[tuple, tuple[str, float]] = {}
     handle_event = server._handle_event
     handle_internal = server._handle_event_internal
 
     def timed_handle_event(eio_sid, namespace, id, data):
-        if data and data[0] == "checkin:scan":
-            arrived[(eio_sid, id)] = time.perf_counter()
+        if data and data[0] in timed_events:
+            arrived[(eio_sid, id)] = (timed_events[data[0]], time.perf_counter(),
+                                      time.monotonic())
         return handle_event(eio_sid, namespace, id, data)
 
     def timed_internal(srv, sid, eio_sid, data, namespace, id):
-        t0 = arrived.pop((eio_sid, id), None)
+        prefix, t0, m0 = arrived.pop((eio_sid, id), (None, None, None))
         t1 = time.perf_counter()
         try:
             return handle_internal(srv, sid, eio_sid, data, namespace, id)
         finally:
             if t0 is not None:
                 t2 = time.perf_counter()
-                rec.add("scan_total", t2 - t0)
-                rec.add("scan_wait", t1 - t0)
+                rec.add(f"{prefix}_total", t2 - t0)
+                rec.add(f"{prefix}_wait", t1 - t0)
+                rec.mark(f"{prefix}_total", m0, time.monotonic())
 
     server._handle_event = timed_handle_event
     server._handle_event_internal = timed_internal
+
+    write_batch = group_commit.GroupCommit._write
+
+    def timed_batch(self, key, jobs):
+        t, m = time.perf_counter(), time.monotonic()
+        try:
+            return write_batch(self, key, jobs)
+        finally:
+            rec.add(f"batch {self.name}", time.perf_counter() - t)
+            rec.mark(f"batch {self.name}", m, time.monotonic())
+            rec.add_value(f"batch {self.name} size", sum(len(j.items) for j in jobs))
+
+    group_commit.GroupCommit._write = timed_batch
+
+    import gc
+
+    gc_started: list[float] = []
+
+    def gc_pause(phase, info):
+        if phase == "start":
+            gc_started[:] = [time.perf_counter()]
+        elif gc_started:
+            rec.add(f"gc gen{info.get('generation')}", time.perf_counter() - gc_started[0])
+
+    gc.callbacks.append(gc_pause)
+    experiment(os.environ.get("BENCH_EXPERIMENTS", ""))
+
+    import core.realtime
+
+    resolve = core.realtime.socket_context
+
+    def timed_context(payload, module):
+        t = time.perf_counter()
+        try:
+            return resolve(payload, module)
+        finally:
+            rec.add("socket_context", time.perf_counter() - t)
+
+    # _dispatch looks it up in the module at each call.
+    core.realtime.socket_context = timed_context
+
+    vote = app.extensions["daihoi_socket_handlers"].get("voting:vote")
+    if vote is not None:
+        vote_func = vote.func
+
+        def timed_vote(ctx, payload):
+            t, m = time.perf_counter(), time.monotonic()
+            try:
+                return vote_func(ctx, payload)
+            finally:
+                rec.add("vote_handler", time.perf_counter() - t)
+                rec.mark("vote_handler", m, time.monotonic())
+
+        vote.func = timed_vote
 
     handler = app.extensions["daihoi_socket_handlers"]["checkin:scan"]
     func = handler.func
@@ -488,12 +651,109 @@ def instrument(app, rec: Recorder) -> None:
     # count computed before it.
     sio.emit = timed_emit
 
+    @app.route("/_bench/gc")
+    def bench_gc():
+        import gc
+
+        t = time.perf_counter()
+        collected = gc.collect()
+        if request.args.get("freeze") == "1":
+            gc.freeze()
+        return jsonify(collected=collected, frozen=gc.get_freeze_count(),
+                       ms=(time.perf_counter() - t) * 1000)
+
     @app.route("/_bench/stats")
     def bench_stats():
         out = rec.report(raw=request.args.get("raw") == "1")
         if request.args.get("reset") == "1":
             rec.reset()
         return jsonify(out)
+
+
+EXPERIMENTS = {
+    "context-ttl": "a connection's resolved caller (event, roles, modules) kept for an hour "
+                   "instead of core.realtime.CONTEXT_TTL_SECONDS (2 s before commit 9094c80, "
+                   "300 s since)",
+    "batch-yield": "the group-commit writer yields once (time.sleep(0)) after taking the first "
+                   "job, so handlers ready to run queue theirs into the same batch (what "
+                   "core.group_commit does since commit 9094c80)",
+    "batch-idle": "the group-commit writer, after taking the first job, waits until the gevent "
+                  "hub has nothing else to run (gevent.idle()), so every handler ready to run "
+                  "queues its job into the same batch (gevent only)",
+    "batch-idle-20ms": "as batch-idle, but waiting at most 20 ms for the hub to be idle",
+    "batch-1ms": "the group-commit writer sleeps 1 ms after taking the first job",
+    "batch-drain": "the group-commit writer, after taking the first job, yields (time.sleep(0)) "
+                   "again and again while the queue keeps growing",
+    "gc-freeze": "gc.freeze() once the app is made, before serving: the objects of the loaded "
+                 "app are left out of the garbage collector's full collections",
+    "gc-freeze-step": "gc.collect() then gc.freeze() just before each measured step (as the app "
+                      "could when a poll opens): what is alive then, the connections included, "
+                      "is left out of the full collections during the vote (voting_burst.py)",
+}
+
+
+def experiment(names: str) -> None:
+    """Experiments (not the app as shipped), to measure a proposed change; see EXPERIMENTS."""
+    import queue
+
+    from core import group_commit, realtime
+
+    for name in filter(None, names.split(",")):
+        if name in ("gc-freeze", "gc-freeze-step"):
+            pass  # in serve(), once the app is made; before each step (GET /_bench/gc)
+        elif name == "context-ttl":
+            realtime.CONTEXT_TTL_SECONDS = 3600.0
+        elif name in ("batch-yield", "batch-idle", "batch-idle-20ms", "batch-1ms",
+                      "batch-drain"):
+            if name == "batch-idle":
+                import gevent
+
+                gather = gevent.idle
+            elif name == "batch-idle-20ms":
+                import gevent
+
+                def gather():
+                    with gevent.Timeout(0.02, False):
+                        gevent.idle()
+            elif name == "batch-drain":
+                def gather(self=None):
+                    return None  # replaced below: needs the queue
+            else:
+                pause = 0.001 if name == "batch-1ms" else 0
+
+                def gather(pause=pause):
+                    time.sleep(pause)
+
+            drain = name == "batch-drain"
+
+            def _run(self, gather=gather, drain=drain):
+                # core.group_commit.GroupCommit._run, its time.sleep(0) replaced by gather().
+                while True:
+                    batch = [self.jobs.get()]
+                    if drain:
+                        seen = -1
+                        while self.jobs.qsize() != seen:
+                            seen = self.jobs.qsize()
+                            time.sleep(0)
+                    else:
+                        gather()
+                    size = len(batch[0].items)
+                    while size < self.max_batch:
+                        try:
+                            job = self.jobs.get_nowait()
+                        except queue.Empty:
+                            break
+                        batch.append(job)
+                        size += len(job.items)
+                    groups: dict = {}
+                    for job in batch:
+                        groups.setdefault(job.key, []).append(job)
+                    for key, jobs in groups.items():
+                        self._write(key, jobs)
+
+            group_commit.GroupCommit._run = _run
+        else:
+            raise SystemExit(f"unknown experiment {name!r}; known: {', '.join(EXPERIMENTS)}")
 
 
 def serve(port: int) -> None:
@@ -507,6 +767,11 @@ def serve(port: int) -> None:
         kw.setdefault("instance_path", os.environ.get("BENCH_INSTANCE"))
         app = create_app(overrides, **kw)
         instrument(app, rec)
+        if "gc-freeze" in os.environ.get("BENCH_EXPERIMENTS", "").split(","):
+            import gc
+
+            gc.collect()
+            gc.freeze()
         return app
 
     core.app.create_app = create_instrumented_app
