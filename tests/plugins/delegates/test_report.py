@@ -296,6 +296,7 @@ def test_module_off_and_signed_out(app, roster_world):
 
     assert app.test_client().get(f"{EV}/report/").status_code == 302
     with app.app_context():
+        disable_module(session(), roster_world.event("a"), "voting", actor=None)  # needs checkin
         disable_module(session(), roster_world.event("a"), "checkin", actor=None)  # needs it
         disable_module(session(), roster_world.event("a"), "delegates", actor=None)
         session().commit()

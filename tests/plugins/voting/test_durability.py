@@ -320,7 +320,7 @@ def test_a_server_killed_mid_poll_loses_no_acknowledged_vote_and_counts_none_twi
     server = Server(db_url, app.config["SECRET_KEY"], tmp_path)
     try:
         server.start()
-        first = asyncio.run(vote_until_killed(server, phones, poll_id))
+        first = run_async(vote_until_killed(server, phones, poll_id))
         assert first["killed"], server.log_tail()
         assert first["all_closed"], "a connection stayed open after the server was killed"
         answered = [p for p in phones if p.answers]
@@ -340,7 +340,7 @@ def test_a_server_killed_mid_poll_loses_no_acknowledged_vote_and_counts_none_twi
         unanswered = [p for p in phones if not p.answers]
         replays = answered[:REPLAYS]
         second = answered[REPLAYS]
-        again = asyncio.run(vote_again(server, unanswered + replays, second, poll_id))
+        again = run_async(vote_again(server, unanswered + replays, second, poll_id))
     finally:
         server.stop()
 
@@ -389,3 +389,24 @@ def test_a_server_killed_mid_poll_loses_no_acknowledged_vote_and_counts_none_twi
         tally = Counter(o for p in phones for o in p.choices)
         assert {o["id"]: o["votes"] for o in result["options"]} == {
             o: tally[o] for o in options}
+
+
+def run_async(coro):
+    """asyncio.run in a thread of its own: another test of the session (Playwright's sync
+    API) may have left an event loop running in this one."""
+    import threading
+
+    out = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+            out["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")

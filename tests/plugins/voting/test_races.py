@@ -289,7 +289,7 @@ def test_votes_racing_the_close_are_counted_or_refused_never_lost(app, assembly,
         finally:
             await drop(opened_clients)
 
-    asyncio.run(run())
+    run_async(run())
     assert "error" not in closing, closing.get("error")
     assert closing["in_flight"] > 0
     recorded = [v for v in votes if v["answer"]["ok"]]
@@ -313,3 +313,24 @@ def test_votes_racing_the_close_are_counted_or_refused_never_lost(app, assembly,
                                          .where(Ballot.poll_id == poll_id)))
         assert receipts == {v["payload"]["receipt"] for v in recorded}
         assert session().get(Poll, poll_id).status == "closed"
+
+
+def run_async(coro):
+    """asyncio.run in a thread of its own: another test of the session (Playwright's sync
+    API) may have left an event loop running in this one."""
+    import threading
+
+    out = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+            out["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
