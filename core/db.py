@@ -83,6 +83,26 @@ class Database:
         return self._factory()
 
 
+def is_postgresql(db: Session) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
+
+
+def insert_skipping_conflicts(db: Session, table, rows: list[dict], conflict: list[str],
+                              *returning):
+    """Insert `rows` into `table`, skipping those that clash on the unique `conflict` columns;
+    the `returning` columns of the rows written.
+
+    One compiled statement run as an executemany (SQLAlchemy batches it into multi-row
+    inserts), so a batch of any size costs no new SQL compilation.
+    """
+    if is_postgresql(db):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).on_conflict_do_nothing(index_elements=conflict).returning(*returning)
+    return db.execute(stmt, rows)
+
+
 AFTER_COMMIT_KEY = "daihoi_after_commit"
 
 

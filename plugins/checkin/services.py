@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.db import utcnow
+from core.db import insert_skipping_conflicts, is_postgresql, utcnow
 from core.errors import NotFound, ServiceError
 from core.models import Event, User
 from plugins.checkin.models import CheckinList, CheckinScan, Presence
@@ -251,26 +251,13 @@ def resolve_code(db: Session, event: Event, code) -> tuple[Delegate | None, str 
     return None, "unknown"
 
 
-def _is_postgresql(db: Session) -> bool:
-    return db.get_bind().dialect.name == "postgresql"
-
-
 def _insert_scans(db: Session, rows: list[dict]) -> dict[str, int]:
-    """Insert scans, skipping nonces already recorded: {nonce: id} of the rows written.
-
-    An executemany of one compiled statement (SQLAlchemy batches it into multi-row inserts),
-    so a batch of any size costs no new SQL compilation.
-    """
+    """Insert scans, skipping nonces already recorded: {nonce: id} of the rows written."""
     if not rows:
         return {}
-    if _is_postgresql(db):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = (insert(CheckinScan.__table__)
-            .on_conflict_do_nothing(index_elements=["event_id", "nonce"])
-            .returning(CheckinScan.id, CheckinScan.nonce))
-    return {nonce: scan_id for scan_id, nonce in db.execute(stmt, rows)}
+    written = insert_skipping_conflicts(db, CheckinScan.__table__, rows, ["event_id", "nonce"],
+                                        CheckinScan.id, CheckinScan.nonce)
+    return {nonce: scan_id for scan_id, nonce in written}
 
 
 def presence_of(db: Session, list_id: int, delegate_id: int) -> Presence | None:
@@ -411,7 +398,7 @@ def record_scans(db: Session, event: Event, lst: CheckinList,
     right.
     On SQLite the batch first takes the database's write lock with a no-op update.
     """
-    if not _is_postgresql(db):
+    if not is_postgresql(db):
         # SQLite: take the database's one write lock now, so what is read below cannot change
         # before the insert (a manual or self check-in in another thread, say).
         table = CheckinList.__table__
@@ -436,7 +423,7 @@ def record_scans(db: Session, event: Event, lst: CheckinList,
     people = sorted({d.id for d, reason in judged.values() if reason is None})
     presence: dict[int, Presence] = {}
     if people:
-        if _is_postgresql(db):
+        if is_postgresql(db):
             db.execute(select(Delegate.id).where(Delegate.id.in_(people))
                        .order_by(Delegate.id).with_for_update(key_share=True))
         presence = {p.delegate_id: p for p in db.scalars(select(Presence).where(
@@ -569,7 +556,7 @@ def undo_scan(db: Session, event: Event, scan_id: int, *, actor: User | None) ->
         raise ServiceError(_("A refused scan changed nothing; there is nothing to undo."))
     lst = db.get(CheckinList, scan.list_id)
     d = db.get(Delegate, scan.delegate_id)
-    if _is_postgresql(db):
+    if is_postgresql(db):
         db.execute(select(Delegate.id).where(Delegate.id == d.id).with_for_update(key_share=True))
     scan.undone_at = utcnow()
     scan.undone_by_id = actor.id if actor else None

@@ -21,11 +21,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.db import utcnow
+from core.db import insert_skipping_conflicts, is_postgresql, utcnow
 from core.errors import ServiceError
 from core.group_commit import GroupCommit, group_commit
 from plugins.voting.models import Ballot, Poll, PollEligible, PollVoter
-from plugins.voting.services import is_postgresql
 
 RECEIPT_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud, typed back
 RECEIPT_LENGTH = 10
@@ -168,13 +167,8 @@ def _lock_status(db: Session, poll_id: int):
                       .returning(table.c.status, table.c.closes_at)).first()
 
 
-def _insert(db: Session, table, rows: list[dict], conflict: list[str], returning):
-    if is_postgresql(db):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table).on_conflict_do_nothing(index_elements=conflict).returning(returning)
-    return set(db.scalars(stmt, rows))
+def _insert(db: Session, table, rows: list[dict], conflict: list[str], returning) -> set:
+    return set(insert_skipping_conflicts(db, table, rows, conflict, returning).scalars())
 
 
 def record_votes(db: Session, poll: OpenPoll, items: list[VoteInput]) -> list[VoteResult]:

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.db import utcnow
+from core.db import is_postgresql, utcnow
 from core.errors import NotFound, ServiceError
 from core.models import Event, EventSession, User
 from plugins.delegates.models import Delegate
@@ -42,10 +42,6 @@ logger = logging.getLogger(__name__)
 MOTION_LABELS = {"yes": "Tán thành", "no": "Không tán thành", "abstain": "Không biểu quyết"}
 MAX_OPTIONS = 200
 MAX_COUNTDOWN_SECONDS = 3600
-
-
-def is_postgresql(db: Session) -> bool:
-    return db.get_bind().dialect.name == "postgresql"
 
 
 # ---------------------------------------------------------------- reading

@@ -71,3 +71,25 @@ def cast(event, poll, code, choices, *, nonce=None, receipt=None) -> ballots.Vot
 
 def option_ids(poll) -> list[int]:
     return [o.id for o in poll.options]
+
+
+def run_async(coro):
+    """asyncio.run in a thread of its own: another test of the session (Playwright's sync
+    API) may have left an event loop running in this one."""
+    import asyncio
+    import threading
+
+    out = {}
+
+    def target():
+        try:
+            out["value"] = asyncio.run(coro)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
+            out["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")

@@ -47,7 +47,7 @@ from plugins.voting.models import Ballot, Poll, PollVoter
 from tests.conftest import REDIS_URL
 from tests.plugins.checkin.conftest import person
 from tests.plugins.voting.conftest import PRESENT as CHECKED_IN
-from tests.plugins.voting.conftest import opened, option_ids
+from tests.plugins.voting.conftest import opened, option_ids, run_async
 
 # Connections the killed server drops are expected; their readers' complaints are noise.
 logging.getLogger("socketio.client").setLevel(logging.CRITICAL)
@@ -389,24 +389,3 @@ def test_a_server_killed_mid_poll_loses_no_acknowledged_vote_and_counts_none_twi
         tally = Counter(o for p in phones for o in p.choices)
         assert {o["id"]: o["votes"] for o in result["options"]} == {
             o: tally[o] for o in options}
-
-
-def run_async(coro):
-    """asyncio.run in a thread of its own: another test of the session (Playwright's sync
-    API) may have left an event loop running in this one."""
-    import threading
-
-    out = {}
-
-    def target():
-        try:
-            out["value"] = asyncio.run(coro)
-        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
-            out["error"] = exc
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")

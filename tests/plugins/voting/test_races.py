@@ -42,7 +42,7 @@ from plugins.voting import ballots, services
 from plugins.voting.models import Ballot, Poll, PollVoter
 from tests.conftest import PG_URL, wait_for
 from tests.plugins.checkin.conftest import person
-from tests.plugins.voting.conftest import PRESENT, opened, option_ids, user_of
+from tests.plugins.voting.conftest import PRESENT, opened, option_ids, run_async, user_of
 from tests.plugins.voting.test_durability import (
     connect_all,
     drop,
@@ -313,24 +313,3 @@ def test_votes_racing_the_close_are_counted_or_refused_never_lost(app, assembly,
                                          .where(Ballot.poll_id == poll_id)))
         assert receipts == {v["payload"]["receipt"] for v in recorded}
         assert session().get(Poll, poll_id).status == "closed"
-
-
-def run_async(coro):
-    """asyncio.run in a thread of its own: another test of the session (Playwright's sync
-    API) may have left an event loop running in this one."""
-    import threading
-
-    out = {}
-
-    def target():
-        try:
-            out["value"] = asyncio.run(coro)
-        except BaseException as exc:  # noqa: BLE001 - raised again in the test's thread
-            out["error"] = exc
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join()
-    if "error" in out:
-        raise out["error"]
-    return out.get("value")
