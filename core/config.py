@@ -97,6 +97,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "BADGE_WORKERS": int(env.get("DAIHOI_BADGE_WORKERS", "0")) or None,
         # The CSRF check reads the whole body before any view, so only this stops huge uploads.
         "MAX_CONTENT_LENGTH": int(env.get("DAIHOI_MAX_UPLOAD_MB", "210")) * 1024 * 1024,
+        # Uploaded files (congress documents); keep it on a disk that is backed up.
+        "FILES_DIR": Path(env.get("DAIHOI_FILES_DIR") or instance_path / "files"),
+        "DOCUMENT_MAX_MB": int(env.get("DAIHOI_DOCUMENT_MAX_MB", "50")),
+        # How long the author of a comment may still correct it.
+        "FORUM_EDIT_MINUTES": int(env.get("DAIHOI_FORUM_EDIT_MINUTES", "15")),
         "PROJECTOR_LINK_MAX_AGE_DAYS": int(env.get("DAIHOI_PROJECTOR_LINK_DAYS", "30")),
         "REALTIME_FLUSH_SECONDS": float(env.get("DAIHOI_REALTIME_FLUSH_SECONDS", "0.2")),
         # The hall screen's self check-in code: how long one is valid, how often it changes.

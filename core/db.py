@@ -127,9 +127,31 @@ def _run_after_commit(sess: Session) -> None:
             logging.getLogger(__name__).exception("after-commit effect failed")
 
 
+AFTER_ROLLBACK_KEY = "daihoi_after_rollback"
+
+
+def after_rollback(fn, db: Session | None = None) -> None:
+    """Run `fn` if `db`'s transaction rolls back; drop it once it commits.
+
+    For undoing what a transaction did outside the database (a file written for a row that
+    was never saved).
+    """
+    (db or session()).info.setdefault(AFTER_ROLLBACK_KEY, []).append(fn)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_rollback(sess: Session) -> None:
+    sess.info.pop(AFTER_ROLLBACK_KEY, None)
+
+
 @event.listens_for(Session, "after_rollback")
 def _forget_after_commit(sess: Session) -> None:
     sess.info.pop(AFTER_COMMIT_KEY, None)
+    for fn in sess.info.pop(AFTER_ROLLBACK_KEY, []):
+        try:
+            fn()
+        except Exception:  # noqa: BLE001
+            logging.getLogger(__name__).exception("after-rollback effect failed")
 
 
 def get_db() -> Database:

@@ -43,6 +43,7 @@ ACCOUNTS = [
     ("laocai.thamtra", "Phạm Quốc Bảo", "lao-cai", (), "credentials"),
     ("laocai.kiemphieu", "Hoàng Minh Tuấn", "lao-cai", (), "tellers"),
     ("laocai.diemdanh", "Vũ Thị Lan", "lao-cai", (), "checkin"),
+    ("laocai.vankien", "Đinh Quang Huy", "lao-cai", (), "documents"),
     ("sapa.admin", "Giàng A Sử", "sa-pa", ("admin",), None),
     ("daibieu.demo", "Lò Thị Mai", None, (), "delegate"),
     ("khachmoi.demo", "Đỗ Văn Hùng", None, (), "guest"),

@@ -26,6 +26,7 @@ ROLE_LABELS = {
     "secretariat": _l("Secretariat"),
     "credentials": _l("Credentials committee"),
     "tellers": _l("Vote-counting board"),
+    "documents": _l("Documents subcommittee"),
     "checkin": _l("Check-in staff"),
     "delegate": _l("Delegate"),
     "guest": _l("Guest"),

@@ -30,11 +30,13 @@ EVENT_ROLES = (
     "secretariat",
     "credentials",
     "tellers",
+    "documents",
     "checkin",
     "delegate",
     "guest",
 )
-STAFF_ROLES = frozenset({"organiser", "secretariat", "credentials", "tellers", "checkin"})
+STAFF_ROLES = frozenset({"organiser", "secretariat", "credentials", "tellers", "documents",
+                         "checkin"})
 PARTICIPANT_ROLES = frozenset({"delegate", "guest"})
 
 EVENT_KINDS = ("congress", "conference", "contest", "training", "other")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from core.db import utcnow
 from core.errors import ServiceError
+from core.text import nfc
 from tenants.models import Unit, UnitLevel
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
@@ -24,10 +24,6 @@ RESERVED_CODES = frozenset(
     {"admin", "api", "login", "logout", "static", "vendor", "socket.io", "lang", "health",
      "units", "me", "projector", "new-event", "modules", "p", "favicon.ico"}
 )
-
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text).strip()
 
 
 def ensure_levels(db: Session, levels: Iterable[tuple[str, str]]) -> list[UnitLevel]:

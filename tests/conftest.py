@@ -143,7 +143,7 @@ class World:
         return session().scalar(select(Unit).where(Unit.code == code))
 
 
-ROLES = ("secretariat", "credentials", "tellers", "checkin", "delegate", "guest")
+ROLES = ("secretariat", "credentials", "tellers", "documents", "checkin", "delegate", "guest")
 
 
 def build_world(app) -> World:

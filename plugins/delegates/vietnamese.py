@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime
 
 from flask_babel import gettext as _
 
 from core.errors import ServiceError
+from core.text import fold, nfc
 
-
-def nfc(text: str) -> str:
-    return unicodedata.normalize("NFC", text or "").strip()
-
-
-def fold(text: str) -> str:
-    """Lower-case, no diacritics, đ → d: for matching headers and names. Folding also makes
-    old- and new-style tone placement (hoà / hòa) compare equal."""
-    text = unicodedata.normalize("NFD", nfc(text).lower())
-    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
-    return text.replace("đ", "d")
+__all__ = ["fold", "nfc", "name_sort_key", "parse_vn_date", "parse_field", "display"]
 
 
 def name_sort_key(full_name: str) -> tuple[str, str]:
