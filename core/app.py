@@ -22,6 +22,14 @@ from core.plugins import ModuleRegistry, event_hook, flatten, make_plugin_manage
 VENDOR_FILES = {
     "socket.io.min.js": "socket.io-client/dist/socket.io.min.js",
     "jsQR.js": "jsqr/dist/jsQR.js",
+    # The legacy build of pdf.js runs on the older phone browsers delegates bring.
+    "pdf.mjs": "pdfjs-dist/legacy/build/pdf.min.mjs",
+    "pdf.worker.mjs": "pdfjs-dist/legacy/build/pdf.worker.min.mjs",
+}
+# Folders pdf.js reads from when a PDF does not embed its fonts.
+VENDOR_DIRS = {
+    "pdf-cmaps": "pdfjs-dist/cmaps",
+    "pdf-fonts": "pdfjs-dist/standard_fonts",
 }
 
 
@@ -98,10 +106,17 @@ def _init_login(app: Flask) -> None:
 def _init_pages(app: Flask) -> None:
     @app.route("/vendor/<path:name>")
     def vendor(name: str):
+        folder, _sep, rest = name.partition("/")
+        if folder in VENDOR_DIRS and rest:
+            # send_from_directory refuses anything that would leave the folder.
+            return send_from_directory(Path(app.config["NODE_MODULES"]) / VENDOR_DIRS[folder],
+                                       rest, max_age=86400)
         if name not in VENDOR_FILES:
             abort(404)
         path = Path(app.config["NODE_MODULES"]) / VENDOR_FILES[name]
-        return send_from_directory(path.parent, path.name, max_age=86400)
+        # Browsers run module scripts only when served as JavaScript.
+        mimetype = "text/javascript" if path.suffix == ".mjs" else None
+        return send_from_directory(path.parent, path.name, max_age=86400, mimetype=mimetype)
 
     @app.route("/favicon.ico")
     def favicon():

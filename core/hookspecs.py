@@ -159,3 +159,12 @@ def daihoi_delegate_checked_in(event, delegate, session, method):
     someone already present, and a re-entry after leaving, do not call it again; an entry
     after an undo does. Called only for modules switched on for the event.
     """
+
+
+@hookspec
+def daihoi_document_panels(event, document, roles):
+    """Return `core.plugins.Widget` panels shown under a document on its reader page.
+
+    `document` is the documents module's record, which the viewer (`roles`) may read; the forum
+    shows its comments on the document here. Called only for modules switched on for the event.
+    """

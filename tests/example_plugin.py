@@ -113,3 +113,10 @@ def daihoi_projector_panels(event):
 @hookimpl
 def daihoi_delegate_checked_in(event, delegate, session, method):
     CALLS.append(("delegate_checked_in", event.slug, delegate.code, session.name, method))
+
+
+@hookimpl
+def daihoi_document_panels(event, document, roles):
+    return [Widget("Example panel", "core/widget_sessions.html", {"event": event,
+                                                                   "document": document},
+                   order=99)]

@@ -128,6 +128,24 @@ def test_projector_panels(papp, pworld):
     assert "Phiên trù bị" in c.get(f"{EV}/projector").get_data(as_text=True)
 
 
+def test_document_panels(papp, pworld):
+    from core.db import utcnow
+    from plugins.documents.demo import political_report_pdf
+    from plugins.documents.services import create_document
+
+    with papp.app_context():
+        doc = create_document(session(), pworld.event("a"), actor=None, title="Dự thảo",
+                              category="other", visibility="public", filename="d.pdf",
+                              raw=political_report_pdf(), publish_at=utcnow())
+        session().commit()
+        url = f"{EV}/documents/{doc.id}"
+    c = organiser(papp)
+    assert "Phiên trù bị" not in c.get(url).get_data(as_text=True)
+    switch(papp, pworld, "example", True)
+    # The example panel reuses the sessions widget template: its sessions show under the PDF.
+    assert "Phiên trù bị" in c.get(url).get_data(as_text=True)
+
+
 def test_delegate_checked_in(papp, pworld):
     import uuid
 
