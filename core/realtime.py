@@ -349,6 +349,9 @@ def _join(ctx: SocketContext, payload: dict) -> dict:
         join_room(room(ctx.event.id, "projector"))
         return {"ok": True, "state": full_state(ctx.event, frozenset({"projector"}))}
     join_room(room(ctx.event.id))
+    if ctx.user_id is not None:
+        # Messages for this person alone within the event (a reply to their comment).
+        join_room(room(ctx.event.id, f"user:{ctx.user_id}"))
     if is_staff(ctx.roles):
         join_room(room(ctx.event.id, "staff"))
     if ctx.roles & PARTICIPANT_ROLES:

@@ -71,7 +71,8 @@ def test_migrations_from_an_empty_database_match_the_models(empty_db_url, tmp_pa
     engine = app.extensions["daihoi_db"].engine
     with app.app_context():
         assert pending_heads(app) == {"0001_core", "0001_announcements", "0002_delegates",
-                                      "0001_checkin", "0001_voting"}
+                                      "0001_checkin", "0001_voting",
+                                      "0001_documents", "0001_forum"}
         upgrade(app)
         assert pending_heads(app) == set()
         upgrade(app)  # a second run is a no-op

@@ -8,11 +8,12 @@ is walked too; a URL parameter it does not know how to fill fails the test until
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 from sqlalchemy import func, select
 
-from core.db import session
+from core.db import session, utcnow
 from core.events import create_projector_link
 from core.models import AuditEntry, EventMember, EventModule, EventSession, ProjectorLink, User
 from plugins.announcements.models import Announcement
@@ -23,6 +24,11 @@ from plugins.delegates.demo import generate_roster
 from plugins.delegates.models import BadgeJob, CorrectionRequest, Delegate
 from plugins.delegates.roster_import import apply_roster, parse_roster
 from plugins.delegates.services import request_correction
+from plugins.documents import services as documents
+from plugins.documents.demo import political_report_pdf
+from plugins.documents.models import Document, DocumentReader, DocumentVersion
+from plugins.forum import services as forum
+from plugins.forum.models import ForumAgree, ForumComment, ForumNotice, ForumTopic
 from plugins.voting import services as voting
 from plugins.voting.models import Ballot, Poll, PollVoter
 from tests.conftest import login
@@ -74,6 +80,22 @@ def victim(app, world):
         voting.close_poll(session(), ev, polls[1], actor=None)
         voting.publish_poll(session(), ev, polls[1], actor=None)
         session().commit()
+        # A published document with comments open, a comment, a reply, an agreement.
+        doc = documents.create_document(
+            session(), ev, actor=None, title=SECRET, category="other", visibility="public",
+            filename="bi-mat.pdf", raw=political_report_pdf(), sections=SECRET,
+            publish_at=utcnow())
+        topic = forum.set_commenting(session(), ev, doc, True, actor=None)
+        author = world.user("b.delegate")
+        comment = forum.post_comment(session(), ev, topic, author=author,
+                                     roles={"delegate"}, body=SECRET, section=SECRET)
+        forum.post_comment(session(), ev, topic, author=world.user("b.secretariat"),
+                           roles={"secretariat"}, body=SECRET, parent_id=comment.id)
+        forum.toggle_agree(session(), ev, comment, user=world.user("b.secretariat"),
+                           roles={"secretariat"})
+        forum.create_topic(session(), ev, author=author, roles={"delegate"}, title=SECRET,
+                           body=SECRET)
+        session().commit()
         ids = {}
         for param, model, col in (("session_id", EventSession, EventSession.event_id),
                                   ("member_id", EventMember, EventMember.event_id),
@@ -82,15 +104,19 @@ def victim(app, world):
                                   ("delegate_id", Delegate, Delegate.event_id),
                                   ("job_id", BadgeJob, BadgeJob.event_id),
                                   ("list_id", CheckinList, CheckinList.event_id),
-                                  ("poll_id", Poll, Poll.event_id)):
+                                  ("poll_id", Poll, Poll.event_id),
+                                  ("document_id", Document, Document.event_id),
+                                  ("topic_id", ForumTopic, ForumTopic.event_id),
+                                  ("comment_id", ForumComment, ForumComment.event_id)):
             ids[param] = sorted(session().scalars(select(model.id).where(col == ev.id)))
         ids["request_id"] = sorted(session().scalars(
             select(CorrectionRequest.id).join(Delegate).where(Delegate.event_id == ev.id)))
         ids["user_id"] = sorted(session().scalars(
             select(User.id).where(User.username.like("b.%"))))
+        ids["number"] = [1]  # a document's version
         assert all(ids.values())
-        return {"ids": ids, "announcement": a.id, "token": token, "link": link.id,
-                "list": ids["list_id"][-1], "delegate": first.id,
+        return {"topic": topic.id, "ids": ids, "announcement": a.id, "token": token,
+                "link": link.id, "list": ids["list_id"][-1], "delegate": first.id,
                 "scan": session().scalar(select(CheckinScan.id)), "poll": polls[0].id,
                 "choice": polls[0].options[0].id}
 
@@ -127,7 +153,21 @@ def snapshot(app, world):
                 session().execute(select(Poll.id, Poll.status, Poll.title, Poll.closes_at)
                                   .where(Poll.event_id == ev.id).order_by(Poll.id)).all(),
                 session().scalar(select(func.count()).select_from(PollVoter)),
-                session().scalar(select(func.count()).select_from(Ballot)))
+                session().scalar(select(func.count()).select_from(Ballot)),
+                session().execute(select(Document.id, Document.title, Document.visibility,
+                                         Document.publish_at, Document.position)
+                                  .where(Document.event_id == ev.id)).all(),
+                session().execute(select(DocumentVersion.id, DocumentVersion.downloads)
+                                  .order_by(DocumentVersion.id)).all(),
+                session().scalar(select(func.count()).select_from(DocumentReader)),
+                session().execute(select(ForumTopic.id, ForumTopic.is_open,
+                                         ForumTopic.hidden_at).order_by(ForumTopic.id)).all(),
+                session().execute(select(ForumComment.id, ForumComment.body,
+                                         ForumComment.hidden_at, ForumComment.resolution)
+                                  .order_by(ForumComment.id)).all(),
+                session().scalar(select(func.count()).select_from(ForumAgree)),
+                session().scalar(select(func.count()).select_from(ForumNotice)),
+                ev.settings)
 
 
 def fillings(rule, own_event: bool, victim):
@@ -191,7 +231,8 @@ def test_every_route_refuses_another_unions_event(app, world, victim, attacker):
                             "u-level": "district", "a-username": "zzz", "a-full_name": "Z",
                             "a-password": "12345678xx", "reason": "x", "seconds": "30",
                             "issued": "0", "returned": "0", "invalid": "0", "nonce": "n" * 16,
-                            "choice": "1", "option": "1"}
+                            "choice": "1", "option": "1", "body": "x", "action": "open",
+                            "resolution": "noted", "anonymous": "1", "direction": "up"}
                     resp = c.open(url, method=method, data=data)
                     walked += 1
                     body = resp.get_data(as_text=True)
@@ -236,6 +277,9 @@ def test_every_socket_event_refuses_another_unions_event(live_app, world_live, s
                                                          victim_live):
     bystander = sockets("b.delegate")
     assert bystander.call("join", {"event": "yen-bai/dai-hoi"})["ok"]
+    # What the victim's own set-up announced (a reply notice) may still be on its way.
+    time.sleep(0.5)
+    bystander.received.clear()
     names = sorted(live_app.extensions["daihoi_socket_handlers"])
     assert {"join", "announcements:list", "announcements:post"} <= set(names)
     before = snapshot(live_app, world_live)
@@ -246,7 +290,8 @@ def test_every_socket_event_refuses_another_unions_event(live_app, world_live, s
                        "id": victim_live["announcement"], "list": victim_live["list"],
                        "scan": victim_live["scan"], "nonce": "n" * 16, "code": "x",
                        "delegate": victim_live["delegate"], "reason": "x", "q": "ng",
-                       "poll": victim_live["poll"], "choices": [victim_live["choice"]]}
+                       "poll": victim_live["poll"], "choices": [victim_live["choice"]],
+                       "topic": victim_live["topic"]}
             ack = s.call(name, payload)
             assert ack == {"ok": False, "error": "not_found", "message": "Not found."}, name
             assert s.call(name, {"event": 5})["error"] == "bad_request"

@@ -35,7 +35,8 @@ def test_join_returns_the_full_state(live_app, live, world, sockets):
     state = ack["state"]
     assert state["event"]["ref"] == "lao-cai/dai-hoi" and state["roles"] == ["secretariat"]
     assert [s["name"] for s in state["sessions"]] == ["Phiên trù bị", "Phiên chính thức"]
-    assert state["modules"] == ["announcements", "checkin", "delegates", "voting"]
+    assert state["modules"] == ["announcements", "checkin", "delegates", "documents", "forum",
+                                "voting"]
     assert state["announcements"] == []
 
 
@@ -145,7 +146,8 @@ def test_a_module_switched_off_ignores_its_socket_events(live_app, live, world, 
         session().commit()
     assert c.call("announcements:list", EV)["error"] == "not_found"
     assert c.call("announcements:post", {**EV, "title": "x"})["error"] == "not_found"
-    assert c.call("join", EV)["state"]["modules"] == ["checkin", "delegates", "voting"]
+    assert c.call("join", EV)["state"]["modules"] == ["checkin", "delegates", "documents",
+                                                      "forum", "voting"]
 
 
 @pytest.mark.skipif(not REDIS_URL, reason="runs in the PostgreSQL + Redis pass (make test)")

@@ -40,6 +40,20 @@ def delegate_of(db: Session, event: Event, user: User | None) -> Delegate | None
                                             Delegate.user_id == user.id))
 
 
+def units_of(db: Session, event: Event, user_ids) -> dict[int, str]:
+    """The unit each account speaks for in `event`: a delegate's or guest's unit from the
+    roster, a staff account's own union unit."""
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    out = {u.id: u.unit.name for u in db.scalars(select(User).where(User.id.in_(ids)))
+           if u.unit is not None}
+    out.update(db.execute(select(Delegate.user_id, Delegate.unit_name).where(
+        Delegate.event_id == event.id, Delegate.user_id.in_(ids),
+        Delegate.unit_name.is_not(None))).all())
+    return out
+
+
 def by_checkin_secret(db: Session, event: Event, secret: str) -> Delegate | None:
     """The delegate a badge QR names — only within `event`, whatever another event holds."""
     if not secret or len(secret) > 64:

@@ -298,6 +298,7 @@ def test_module_off_and_signed_out(app, roster_world):
     with app.app_context():
         disable_module(session(), roster_world.event("a"), "voting", actor=None)  # needs checkin
         disable_module(session(), roster_world.event("a"), "checkin", actor=None)  # needs it
+        disable_module(session(), roster_world.event("a"), "forum", actor=None)  # needs it
         disable_module(session(), roster_world.event("a"), "delegates", actor=None)
         session().commit()
     assert login(app.test_client(), "a.credentials").get(f"{EV}/report/").status_code == 404
