@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import logging
-import secrets
 import struct
 import warnings
 import zipfile
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from core import audit
 from core.db import after_commit
 from core.errors import ServiceError
+from core.storage import store_new_file
 from plugins.delegates.badges import photo_dir, photo_path
 
 logger = logging.getLogger(__name__)
@@ -129,13 +129,7 @@ def _flatten(img):
 
 
 def _store(instance_path: str, event_id: int, jpeg: bytes) -> str:
-    folder = photo_dir(instance_path, event_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{secrets.token_urlsafe(18)}.jpg"
-    tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(jpeg)
-    tmp.replace(folder / name)
-    return name
+    return store_new_file(photo_dir(instance_path, event_id), jpeg, ".jpg", token_bytes=18)
 
 
 def _replace_photo(db: Session, instance_path: str, d, name: str | None) -> None:

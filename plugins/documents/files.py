@@ -11,9 +11,9 @@ the database, cleaned of paths and characters file systems refuse.
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import re
-import secrets
 import unicodedata
 import warnings
 import zipfile
@@ -23,6 +23,7 @@ from pathlib import Path
 from flask_babel import gettext as _
 
 from core.errors import ServiceError
+from core.storage import store_new_file
 from core.text import nfc
 
 # kind -> (mimetype, extensions a file of this kind may be named with; the first is canonical)
@@ -88,7 +89,9 @@ def check(raw: bytes, filename: str, *, max_bytes: int) -> Checked:
 
 def _identify(raw: bytes) -> tuple[str, str, tuple[str, ...], int | None]:
     head = raw[:1024]
-    if b"%PDF-" in head:
+    # The PDF header may follow some bytes, but not an executable's or an archive's start:
+    # a file that is both is refused.
+    if b"%PDF-" in head and not raw.startswith((b"MZ", b"\x7fELF", b"PK")):
         return ("pdf", *TYPES["pdf"], _pdf_pages(raw))
     if raw.startswith(b"PK\x03\x04"):
         kind = _ooxml_kind(raw)
@@ -107,7 +110,10 @@ def _pdf_pages(raw: bytes) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reader = PdfReader(io.BytesIO(raw))
-            if reader.is_encrypted:
+            # Locked only against editing or printing, a PDF opens with the empty password
+            # (pdf.js and every viewer open it): accepted. Only one that asks readers for a
+            # password is refused.
+            if reader.is_encrypted and not reader.decrypt(""):
                 raise FileRefused(_("the PDF is protected by a password; upload it without one"),
                                   "damaged")
             pages = len(reader.pages)
@@ -139,12 +145,34 @@ def _ooxml_kind(raw: bytes) -> str:
         raise FileRefused(_("the file cannot be read; it may be damaged"), "damaged") from None
     for kind, (part, content_type) in OOXML_MAIN.items():
         if part in names:
-            if content_type not in types or any(n.lower().endswith("vbaproject.bin")
-                                                for n in names):
+            declared = _declared_types(types, part)
+            if (not declared or declared != {content_type}
+                    or any(n.lower().endswith("vbaproject.bin") for n in names)
+                    or re.search(r"macroenabled|vbaproject", html.unescape(types), re.I)):
                 raise FileRefused(_("files with macros are not accepted; save it as .docx or "
                                     ".xlsx"), "wrong_type")
             return kind
     raise wrong_type()
+
+
+_CT_ELEMENT = re.compile(r"<(?:[\w.-]+:)?(Override|Default)\b([^>]*)>")
+_CT_ATTR = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _declared_types(types: str, part: str) -> set[str]:
+    """The content types [Content_Types].xml gives `part`: its Overrides, or else the Default
+    of its extension (part names compare case-insensitively). Comments do not count."""
+    types = re.sub(r"<!--.*?-->", "", types, flags=re.S)
+    overrides, defaults = set(), set()
+    extension = part.rsplit(".", 1)[-1].lower()
+    for element, body in _CT_ELEMENT.findall(types):
+        attrs = {k.rsplit(":", 1)[-1]: html.unescape(a or b) for k, a, b in _CT_ATTR.findall(body)}
+        value = attrs.get("ContentType", "").strip()
+        if element == "Override" and attrs.get("PartName", "").lower() == "/" + part.lower():
+            overrides.add(value)
+        elif element == "Default" and attrs.get("Extension", "").lower() == extension:
+            defaults.add(value)
+    return overrides or defaults
 
 
 def _image_format(raw: bytes) -> str | None:
@@ -186,13 +214,7 @@ def event_dir(files_dir: str | Path, event_id: int) -> Path:
 
 def store(files_dir: str | Path, event_id: int, raw: bytes, extension: str) -> str:
     """Write the file under a random name (whole or not at all); return that name."""
-    folder = event_dir(files_dir, event_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    name = f"{secrets.token_urlsafe(24)}{extension}"
-    tmp = folder / f".{name}.tmp"
-    tmp.write_bytes(raw)
-    tmp.replace(folder / name)
-    return name
+    return store_new_file(event_dir(files_dir, event_id), raw, extension, token_bytes=24)
 
 
 def stored_path(files_dir: str | Path, event_id: int, stored_name: str) -> Path | None:

@@ -206,13 +206,16 @@ def move(db: Session, event: Event, doc: Document, direction: int, *,
 
 def delete_document(db: Session, event: Event, doc: Document, *, actor: User | None) -> None:
     """Delete a document and its files. Refused while anything refers to it (comments on it):
-    unpublish it instead, so nothing anyone wrote is lost."""
+    unpublish it instead, so nothing anyone wrote is lost. After a refusal the caller rolls
+    back."""
     paths = [files.event_dir(_files_dir(), event.id) / v.stored_name for v in doc.versions]
     detail = {"id": doc.id, "title": doc.title, "versions": len(doc.versions)}
+    # No savepoint here: SQLite's driver opens none of its own transaction before a SAVEPOINT,
+    # so releasing one would commit the deletion at once (before the audit entry, with the
+    # files left behind if the caller then rolled back). A refusal is rolled back by the caller.
     try:
-        with db.begin_nested():
-            db.delete(doc)
-            db.flush()
+        db.delete(doc)
+        db.flush()
     except IntegrityError:
         raise ServiceError(_("others have written about this document (comments); it cannot "
                              "be deleted — set it to draft instead")) from None
@@ -249,8 +252,9 @@ def file_path(event: Event, version: DocumentVersion) -> Path | None:
 
 
 def count(db: Session, event: Event) -> int:
+    """Documents published by now (not drafts, nor those whose time has not come)."""
     return db.scalar(select(func.count()).select_from(Document).where(
-        Document.event_id == event.id, Document.publish_at.is_not(None))) or 0
+        Document.event_id == event.id, Document.publish_at <= utcnow())) or 0
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -108,8 +108,9 @@ def create():
 def show(document_id: int):
     db = session()
     doc = services.get_document(db, g.event, document_id, g.event_roles)
-    services.record_read(db, doc, current_user)
-    db.commit()
+    if not can("documents.manage"):  # "read by" counts the readers, not those who publish
+        services.record_read(db, doc, current_user)
+        db.commit()
     panels = flatten(event_hook(g.event, "daihoi_document_panels")(
         event=g.event, document=doc, roles=g.event_roles))
     return render_template(
@@ -218,12 +219,13 @@ def file(document_id: int, number: int):
                                  version.id)
         abort(404)
     download = request.args.get("download") == "1" or version.kind not in INLINE_KINDS
-    if download and not request.headers.get("Range"):
-        services.count_download(db, version)
-        db.commit()
     resp = send_file(path, mimetype=version.mimetype, as_attachment=download,
                      download_name=version.filename, conditional=True, etag=version.sha256,
                      max_age=0)
+    # A download is a whole file sent: not a HEAD, a range of it, or "not modified" (304).
+    if download and request.method == "GET" and resp.status_code == 200:
+        services.count_download(db, version)
+        db.commit()
     # Readers change (a document can go back to draft): the browser keeps it to itself and
     # asks again each time.
     resp.headers["Cache-Control"] = "private, no-cache"
