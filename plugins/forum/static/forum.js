@@ -35,7 +35,8 @@
         const box = document.createElement('ul');
         box.innerHTML = html;
         Array.from(box.children).forEach(function (li) { place(ul, li); });
-        if (box.children.length) {
+        // (Not box.children.length: placing a comment moves it out of the box.)
+        if (ul.querySelector('[data-comment]')) {
           const empty = document.querySelector('[data-no-comments]');
           if (empty) empty.remove();
         }
