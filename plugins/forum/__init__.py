@@ -64,6 +64,19 @@ def daihoi_event_menu_items(event, roles):
 
 
 @hookimpl
+def daihoi_dashboard_widgets(event, roles):
+    from core.db import session
+    from plugins.forum.services import document_rows
+
+    open_docs = [(d, n) for d, topic, n in document_rows(session(), event, roles)
+                 if topic is not None and topic.is_open]
+    if not open_docs:
+        return []
+    return [Widget(_l("Comments on the drafts"), "forum/widget.html", {"docs": open_docs},
+                   order=22)]
+
+
+@hookimpl
 def daihoi_document_panels(event, document, roles):
     from flask import url_for
     from flask_login import current_user

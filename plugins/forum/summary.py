@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from flask import render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.documents import append_row, header_row, local_now, render_pdf, workbook_bytes
@@ -115,15 +115,19 @@ def build(db: Session, event: Event) -> list[DocumentSummary]:
         for item in roots:
             sections.setdefault(item.comment.section, Section(item.comment.section))
             sections[item.comment.section].items.append(item)
+        # Left out: the hidden comments and the replies that went with them, so that what
+        # is listed and what is left out add up to every comment on the document.
+        listed = sum(1 + _count_replies(item) for item in roots)
         out.append(DocumentSummary(doc, topic.is_open,
                                    [s for s in sections.values() if s.items],
-                                   hidden=len(rows) - len(visible)))
+                                   hidden=len(rows) - listed))
     return out
 
 
-def hidden_total(db: Session, event: Event) -> int:
-    return db.scalar(select(func.count()).select_from(ForumComment).where(
-        ForumComment.event_id == event.id, ForumComment.hidden_at.is_not(None))) or 0
+def hidden_total(db: Session, event: Event, docs: list[DocumentSummary] | None = None) -> int:
+    """The comments left out of the summary (of `docs`, when already built): those hidden on
+    the documents and the replies under them — not the general board's, never summarised."""
+    return sum(d.hidden for d in (build(db, event) if docs is None else docs))
 
 
 def anchor_text(c: ForumComment) -> str:
@@ -179,9 +183,15 @@ def pdf(db: Session, event: Event) -> bytes:
     """The summary as an official PDF, in Vietnamese whoever prints it."""
     from flask_babel import force_locale
 
+    from plugins.delegates.report import document_date, place_name
+
+    now = local_now()
     with force_locale(PDF_LOCALE):
-        html = render_template("forum/summary_print.html", e=event, docs=build(db, event),
-                               hidden=hidden_total(db, event), made_at=local_now(),
+        docs = build(db, event)
+        html = render_template("forum/summary_print.html", e=event, docs=docs,
+                               hidden=hidden_total(db, event, docs), made_at=now,
+                               place=place_name(event),
+                               date_line=document_date(now.date()),
                                labels={k: str(v) for k, v in RESOLUTION_LABELS.items()},
                                anchor_text=anchor_text, walk=walk)
     return render_pdf(html)

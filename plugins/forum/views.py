@@ -64,13 +64,33 @@ def _field(name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _number(raw: str) -> int | None:
+    """A whole number as typed, or None. Decimal digits only ("²" passes isdigit() but not
+    int()), and at most 9 of them: a larger id overflows the database's integer, an error
+    rather than a refusal."""
+    raw = raw.strip()
+    return int(raw) if raw.isdecimal() and len(raw) <= 9 else None
+
+
 def _int_field(name: str) -> int | None:
     raw = _field(name).strip()
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 9:
+    number = _number(raw)
+    if number is None:
         raise ServiceError(_("the page must be a number"))
-    return int(raw)
+    return number
+
+
+def _parent_field() -> int | None:
+    raw = _field("parent_id").strip()
+    if not raw:
+        return None
+    number = _number(raw)
+    if number is None:
+        # A reply naming no comment is refused, not posted as a comment of its own.
+        raise ServiceError(_("the comment you reply to is not there any more"))
+    return number
 
 
 def _keep_draft(topic_id: int, text: str) -> None:
@@ -127,9 +147,9 @@ def new_comments(topic_id: int):
     """The comments after `after` as list items, for the page to add without a reload."""
     db = session()
     t = services.get_topic(db, g.event, topic_id, g.event_roles)
-    after = request.args.get("after", "0")
+    after = _number(request.args.get("after", "0")) or 0
     items = services.thread(db, g.event, t, viewer=current_user, roles=g.event_roles,
-                            after=int(after) if after.isdigit() else 0)
+                            after=after)
     resp = render_template("forum/_fresh.html", items=items, topic=t, action_form=ActionForm(),
                            **_flags())
     return resp, 200, {"Cache-Control": "no-store"}
@@ -140,11 +160,10 @@ def post(topic_id: int):
     _check_form()
     db = session()
     t = services.get_topic(db, g.event, topic_id, g.event_roles)
-    parent = _field("parent_id")
     try:
         c = services.post_comment(
             db, g.event, t, author=current_user, roles=g.event_roles, body=_field("body"),
-            parent_id=int(parent) if parent.isdigit() else None,
+            parent_id=_parent_field(),
             section=_field("section") or None, page=_int_field("page"),
             paragraph=_field("paragraph") or None)
     except ServiceError as exc:
@@ -303,9 +322,12 @@ def search():
 def notices():
     db = session()
     items = services.notices(db, g.event, current_user)
+    # Which were new on arrival: the commit below marks them read (and reloads them).
+    unread = {n.id for n, _c, _t in items if n.read_at is None}
     services.mark_read(db, g.event, current_user)
     db.commit()
-    return render_template("forum/notices.html", items=items, topic_url=topic_url, **_flags())
+    return render_template("forum/notices.html", items=items, unread=unread,
+                           topic_url=topic_url, **_flags())
 
 
 @bp.route("/settings", methods=["POST"])
@@ -324,8 +346,9 @@ def settings():
 @require_permission("forum.answer")
 def summary_page():
     db = session()
-    return render_template("forum/summary.html", docs=summary.build(db, g.event),
-                           hidden=summary.hidden_total(db, g.event), walk=summary.walk,
+    docs = summary.build(db, g.event)
+    return render_template("forum/summary.html", docs=docs,
+                           hidden=summary.hidden_total(db, g.event, docs), walk=summary.walk,
                            anchor_text=summary.anchor_text, action_form=ActionForm(),
                            **_flags())
 
