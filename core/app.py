@@ -11,6 +11,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from core.config import PROJECT_ROOT, load_config
 from core.db import Database, session
@@ -33,6 +34,16 @@ VENDOR_DIRS = {
 }
 
 
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:…>` in URLs: a number past a 32-bit integer names nothing of ours, so the URL
+    does not match (404) instead of failing in the database (PostgreSQL's integer overflows,
+    a 500)."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(overrides: dict | None = None, *, extra_plugins: tuple = (),
                instance_path: str | Path | None = None) -> Flask:
     instance = Path(instance_path or (PROJECT_ROOT / "instance")).resolve()
@@ -43,6 +54,8 @@ def create_app(overrides: dict | None = None, *, extra_plugins: tuple = (),
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(load_config(instance, overrides))
+    # Before any route is added: every <int:…> of a URL is an id as the database holds it.
+    app.url_map.converters["int"] = DatabaseIdConverter
 
     Database().init_app(app)
     _init_login(app)

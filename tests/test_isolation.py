@@ -310,3 +310,14 @@ def world_live(live_app):
 @pytest.fixture
 def victim_live(live_app, world_live):
     return victim.__wrapped__(live_app, world_live)
+
+
+def test_an_id_too_large_for_the_database_is_not_found(app, world):
+    """A number past a 32-bit integer in a URL names nothing (404), on every kind of route,
+    never a database error."""
+    c = login(app.test_client(), "a.admin")
+    huge = "9" * 20
+    for url in (f"/lao-cai/dai-hoi/documents/{huge}", f"/lao-cai/dai-hoi/forum/t/{huge}",
+                f"/lao-cai/dai-hoi/forum/c/{huge}/edit", f"/lao-cai/dai-hoi/voting/{huge}",
+                f"/lao-cai/dai-hoi/documents/1/v{huge}/file", f"/lao-cai/dai-hoi/voting/{2**31}"):
+        assert c.get(url).status_code == 404, url
