@@ -10,6 +10,7 @@ only; anyone else sees that a hidden comment stood there only when visible repli
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from core import audit
-from core.db import insert_skipping_conflicts, utcnow
+from core.db import after_commit, insert_skipping_conflicts, utcnow
 from core.errors import Forbidden, NotFound, ServiceError
 from core.models import Event, User
 from core.realtime import publish_after_commit
@@ -90,6 +91,7 @@ def set_commenting(db: Session, event: Event, doc: Document, is_open: bool, *,
                            created_by_id=actor.id if actor else None)
         db.add(topic)
     topic.is_open = is_open
+    topic.title = doc.title
     db.flush()
     audit.record("forum.open" if is_open else "forum.close", actor=actor, event=event,
                  detail={"document": doc.id, "topic": topic.id})
@@ -116,6 +118,16 @@ def may_read_topic(db: Session, event: Event, topic: ForumTopic, roles: Iterable
         return True
     doc = db.get(Document, topic.document_id)
     return doc is not None and documents.may_read(doc, roles)
+
+
+def topic_titles(db: Session, topics: Iterable[ForumTopic]) -> dict[int, str]:
+    """Each topic's title as it reads now: a document's topic is named by the document, whose
+    title may have changed since commenting was opened."""
+    topics = list(topics)
+    doc_ids = {t.document_id for t in topics if t.document_id is not None}
+    names = dict(db.execute(select(Document.id, Document.title)
+                            .where(Document.id.in_(doc_ids))).all()) if doc_ids else {}
+    return {t.id: names.get(t.document_id, t.title) for t in topics}
 
 
 def topic_document(db: Session, topic: ForumTopic) -> Document | None:
@@ -195,6 +207,15 @@ def hide_topic(db: Session, event: Event, topic: ForumTopic, *, actor: User | No
                  detail={"topic": topic.id, "title": topic.title, "reason": reason})
 
 
+def show_topic(db: Session, event: Event, topic: ForumTopic, *, actor: User | None) -> None:
+    """Put a hidden board topic back on the board."""
+    if topic.hidden_at is None:
+        return
+    audit.record("forum.show_topic", actor=actor, event=event,
+                 detail={"topic": topic.id, "reason_was": topic.hidden_reason})
+    topic.hidden_at = topic.hidden_reason = None
+
+
 # ---------------------------------------------------------------- comments
 
 def get_comment(db: Session, event: Event, comment_id: int, roles: Iterable[str],
@@ -253,8 +274,7 @@ def post_comment(db: Session, event: Event, topic: ForumTopic, *, author: User,
         raise Forbidden(_("You may read the forum but not write in it."))
     if not may_read_topic(db, event, topic, roles):
         raise NotFound()
-    if not topic.is_open or topic.hidden_at is not None:
-        raise ServiceError(_("commenting here is closed"), code="closed")
+    _require_open(topic)
     body = _body(body)
     doc = topic_document(db, topic)
     parent = None
@@ -281,6 +301,13 @@ def post_comment(db: Session, event: Event, topic: ForumTopic, *, author: User,
     return c
 
 
+def _require_open(topic: ForumTopic) -> None:
+    # Closed means the discussion is over: no new comments, replies, corrections or +1s,
+    # so what the committee summarises does not move under it.
+    if not topic.is_open or topic.hidden_at is not None:
+        raise ServiceError(_("commenting here is closed"), code="closed")
+
+
 def may_edit(c: ForumComment, user: User | None, now: datetime | None = None) -> bool:
     return (user is not None and c.author_id == user.id and c.hidden_at is None
             and c.resolution is None and (now or utcnow()) - c.created_at <= edit_window())
@@ -293,10 +320,11 @@ def edit_comment(db: Session, event: Event, c: ForumComment, *, actor: User,
         raise Forbidden(_("Only its author may edit a comment."))
     if not may_edit(c, actor):
         raise ServiceError(_("the time to edit this comment has passed"), code="too_late")
+    _require_open(db.get(ForumTopic, c.topic_id))
     c.body = _body(body)
     c.body_folded = fold(c.body)
     c.edited_at = utcnow()
-    _announce(event, db.get(ForumTopic, c.topic_id), db)
+    _announce(event, db.get(ForumTopic, c.topic_id), db, changed=c.id)
 
 
 def toggle_agree(db: Session, event: Event, c: ForumComment, *, user: User,
@@ -308,6 +336,7 @@ def toggle_agree(db: Session, event: Event, c: ForumComment, *, user: User,
         raise ServiceError(_("this comment is hidden"))
     if c.author_id == user.id:
         raise ServiceError(_("you cannot agree with your own comment"))
+    _require_open(db.get(ForumTopic, c.topic_id))
     written = insert_skipping_conflicts(
         db, ForumAgree.__table__, [{"comment_id": c.id, "user_id": user.id,
                                     "created_at": utcnow()}],
@@ -315,6 +344,7 @@ def toggle_agree(db: Session, event: Event, c: ForumComment, *, user: User,
     if not written:
         db.execute(delete(ForumAgree).where(ForumAgree.comment_id == c.id,
                                             ForumAgree.user_id == user.id))
+    _announce(event, db.get(ForumTopic, c.topic_id), db, changed=c.id)
     return bool(written)
 
 
@@ -339,7 +369,7 @@ def hide_comment(db: Session, event: Event, c: ForumComment, *, actor: User,
                          "reason": reason})
     if c.author_id != actor.id:
         _notify(db, event, c.author_id, c.id, "hidden")
-    _announce(event, db.get(ForumTopic, c.topic_id), db)
+    _announce(event, db.get(ForumTopic, c.topic_id), db, changed=c.id)
 
 
 def unhide_comment(db: Session, event: Event, c: ForumComment, *, actor: User) -> None:
@@ -348,7 +378,11 @@ def unhide_comment(db: Session, event: Event, c: ForumComment, *, actor: User) -
     audit.record("forum.unhide", actor=actor, event=event,
                  detail={"comment": c.id, "reason_was": c.hidden_reason})
     c.hidden_at = c.hidden_by_id = c.hidden_reason = None
-    _announce(event, db.get(ForumTopic, c.topic_id), db)
+    # "Your comment was hidden" is no longer true.
+    db.execute(delete(ForumNotice).where(ForumNotice.comment_id == c.id,
+                                         ForumNotice.kind == "hidden"))
+    _notices_changed(db, event, c.author_id)
+    _announce(event, db.get(ForumTopic, c.topic_id), db, changed=c.id)
 
 
 def resolve_comment(db: Session, event: Event, c: ForumComment, *, actor: User,
@@ -364,6 +398,8 @@ def resolve_comment(db: Session, event: Event, c: ForumComment, *, actor: User,
         raise ServiceError(_("the answer is longer than %(n)s characters", n=MAX_BODY))
     if c.hidden_at is not None:
         raise ServiceError(_("this comment is hidden"))
+    if db.get(ForumTopic, c.topic_id).document_id is None:
+        raise ServiceError(_("only comments on a document are decided on"))
     c.resolution = resolution
     c.resolution_reply = reply if resolution else None
     c.resolved_by_id = actor.id if resolution else None
@@ -372,7 +408,7 @@ def resolve_comment(db: Session, event: Event, c: ForumComment, *, actor: User,
                  detail={"comment": c.id, "resolution": resolution})
     if resolution and c.author_id != actor.id:
         _notify(db, event, c.author_id, c.id, "resolved")
-    _announce(event, db.get(ForumTopic, c.topic_id), db)
+    _announce(event, db.get(ForumTopic, c.topic_id), db, changed=c.id)
 
 
 # ---------------------------------------------------------------- reading a thread
@@ -408,14 +444,19 @@ def agree_counts(db: Session, comment_ids: list[int]) -> dict[int, int]:
 
 
 def thread(db: Session, event: Event, topic: ForumTopic, *, viewer: User | None,
-           roles: Iterable[str], after: int = 0) -> list[CommentView]:
+           roles: Iterable[str], after: int = 0,
+           only: Iterable[int] | None = None) -> list[CommentView]:
     """The topic's comments as a tree (replies under what they answer), oldest first.
 
-    With `after`, only comments newer than that id, as a flat list (for live updates).
+    For live updates, flat lists: with `after`, the visible comments newer than that id; with
+    `only`, those comments as this viewer now sees them (a hidden one redacted).
     """
-    rows = list(db.scalars(select(ForumComment).where(ForumComment.topic_id == topic.id,
-                                                      ForumComment.id > after)
-                           .order_by(ForumComment.id)))
+    stmt = select(ForumComment).where(ForumComment.topic_id == topic.id)
+    if only is not None:
+        stmt = stmt.where(ForumComment.id.in_(list(only)[:100]))
+    else:
+        stmt = stmt.where(ForumComment.id > after)
+    rows = list(db.scalars(stmt.order_by(ForumComment.id)))
     moderator = is_moderator(roles)
     viewer_id = viewer.id if viewer is not None else None
     ids = [c.id for c in rows]
@@ -433,6 +474,8 @@ def thread(db: Session, event: Event, topic: ForumTopic, *, viewer: User | None,
             agreed=c.id in mine_agreed, mine=c.author_id == viewer_id,
             can_edit=may_edit(c, viewer, now),
             redacted=c.hidden_at is not None and not moderator and c.author_id != viewer_id)
+    if only is not None:
+        return list(views.values())
     if after:
         return [v for v in views.values() if not v.redacted]
     roots: list[CommentView] = []
@@ -477,6 +520,11 @@ def search(db: Session, event: Event, query: str, *, roles: Iterable[str],
 
 def _notify(db: Session, event: Event, user_id: int, comment_id: int, kind: str) -> None:
     db.add(ForumNotice(event_id=event.id, user_id=user_id, comment_id=comment_id, kind=kind))
+    _notices_changed(db, event, user_id)
+
+
+def _notices_changed(db: Session, event: Event, user_id: int) -> None:
+    """Once committed, the person's phones get their unread count (counted at sending time)."""
     event_id = event.id
 
     def unread() -> dict:
@@ -517,10 +565,31 @@ def mark_read(db: Session, event: Event, user: User) -> None:
 
 # ---------------------------------------------------------------- live
 
-def _announce(event: Event, topic: ForumTopic, db: Session) -> None:
-    """Readers of the topic fetch what is new; many comments in a moment make one update."""
-    publish_after_commit(event, "forum:activity", {"topic": topic.id},
-                         audience=f"forum:{topic.id}", key=f"forum:{topic.id}", db=db)
+# Comments changed (edited, hidden, shown, decided on, agreed with) since this process last
+# told a topic's readers: topic id -> comment ids. Sent with the next coalesced update.
+_changed: dict[int, set[int]] = {}
+_changed_lock = threading.Lock()
+
+
+def _take_changed(topic_id: int) -> list[int]:
+    with _changed_lock:
+        return sorted(_changed.pop(topic_id, ()))
+
+
+def _announce(event: Event, topic: ForumTopic, db: Session, changed: int | None = None) -> None:
+    """Tell the topic's readers, once committed, that there is something to fetch: comments
+    newer than theirs, and the comments in `changed`. Many changes in a moment make one update;
+    it names no content, so the readers fetch only what they may see."""
+    topic_id = topic.id
+    if changed is not None:
+        def remember() -> None:
+            with _changed_lock:
+                _changed.setdefault(topic_id, set()).add(changed)
+
+        after_commit(remember, db)
+    publish_after_commit(event, "forum:activity",
+                         lambda: {"topic": topic_id, "changed": _take_changed(topic_id)},
+                         audience=f"forum:{topic_id}", key=f"forum:{topic_id}", db=db)
 
 
 def count(db: Session, event: Event) -> int:

@@ -93,9 +93,15 @@ def _parent_field() -> int | None:
     return number
 
 
+# Kept in the session cookie, which browsers cap at 4 KB; a longer draft comes back from the
+# page's own copy (forum.js keeps what was sent until the page says it was posted).
+DRAFT_MAX = 1500
+
+
 def _keep_draft(topic_id: int, text: str) -> None:
     # The comment was refused: give it back in the form rather than lose what was typed.
-    cookie_session[DRAFT_KEY] = {"topic": topic_id, "body": text[:services.MAX_BODY]}
+    if len(text) <= DRAFT_MAX:
+        cookie_session[DRAFT_KEY] = {"topic": topic_id, "body": text}
 
 
 def take_draft(topic_id: int) -> str:
@@ -144,12 +150,15 @@ def topic(topic_id: int):
 
 @bp.route("/t/<int:topic_id>/comments")
 def new_comments(topic_id: int):
-    """The comments after `after` as list items, for the page to add without a reload."""
+    """The comments after `after` (or those named in `ids`, as changed) as list items, for
+    the page to add or redraw without a reload."""
     db = session()
     t = services.get_topic(db, g.event, topic_id, g.event_roles)
     after = _number(request.args.get("after", "0")) or 0
+    ids = [n for n in (_number(x) for x in request.args.get("ids", "").split(",")[:100])
+           if n is not None]
     items = services.thread(db, g.event, t, viewer=current_user, roles=g.event_roles,
-                            after=after)
+                            after=after, only=ids or None)
     resp = render_template("forum/_fresh.html", items=items, topic=t, action_form=ActionForm(),
                            **_flags())
     return resp, 200, {"Cache-Control": "no-store"}
@@ -188,6 +197,8 @@ def topic_state(topic_id: int):
             services.set_topic_open(db, g.event, t, action == "open", actor=current_user)
         elif action == "hide":
             services.hide_topic(db, g.event, t, actor=current_user, reason=_field("reason"))
+        elif action == "show":
+            services.show_topic(db, g.event, t, actor=current_user)
         else:
             abort(400)
     except ServiceError as exc:
@@ -315,6 +326,7 @@ def search():
     query = request.args.get("q", "")[:200]
     results = services.search(db, g.event, query, roles=g.event_roles, viewer=current_user)
     return render_template("forum/search.html", query=query, results=results,
+                           titles=services.topic_titles(db, (t for _c, t in results)),
                            topic_url=topic_url, **_flags())
 
 
@@ -327,6 +339,7 @@ def notices():
     services.mark_read(db, g.event, current_user)
     db.commit()
     return render_template("forum/notices.html", items=items, unread=unread,
+                           titles=services.topic_titles(db, (t for _n, _c, t in items)),
                            topic_url=topic_url, **_flags())
 
 

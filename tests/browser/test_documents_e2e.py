@@ -247,6 +247,12 @@ def test_moderator_hides_a_comment_and_only_its_author_sees_why(serve, new_conte
     expect(item).to_contain_text(f"Hidden by the moderators: {reason}")
     expect(item.get_by_role("button", name="Show again")).to_be_visible()
 
+    # The pages already open change at once, without a reload: the other delegate's loses
+    # the comment, its author's shows why it was hidden.
+    expect(other.locator("[data-comments]")).not_to_contain_text(text, timeout=LIVE_TIMEOUT_MS)
+    expect(author.locator("[data-comments]")).to_contain_text(
+        f"Hidden by the moderators: {reason}", timeout=LIVE_TIMEOUT_MS)
+
     # Its author sees it, and why; the other delegate no longer sees it at all.
     author.reload()
     wait_drawn(author)

@@ -61,13 +61,79 @@
   });
   DaiHoi.on('forum:activity', function (data) {
     const ul = list();
-    if (ul && data && Number(ul.dataset.forumTopic) === data.topic) fetchNew();
+    if (!ul || !data || Number(ul.dataset.forumTopic) !== data.topic) return;
+    fetchNew();
+    if (Array.isArray(data.changed) && data.changed.length) redraw(ul, data.changed);
   });
   DaiHoi.on('forum:notices', function (data) {
     document.querySelectorAll('[data-forum-unread]').forEach(function (el) {
       el.textContent = data && data.unread ? String(data.unread) : '';
     });
   });
+
+  // Redraw comments that changed (edited, hidden, decided on, agreed with) where they stand,
+  // keeping their replies, and any reply the reader is typing under them.
+  function redraw(ul, ids) {
+    const here = ids.filter(function (id) { return document.getElementById('c' + id); });
+    if (!here.length) return;
+    fetch(ul.dataset.freshUrl + '?ids=' + here.join(','),
+          {credentials: 'same-origin', headers: {Accept: 'text/html'}})
+      .then(function (r) { return r.ok ? r.text() : ''; })
+      .then(function (html) {
+        const box = document.createElement('ul');
+        box.innerHTML = html;
+        Array.from(box.children).forEach(function (fresh) {
+          const old = document.getElementById(fresh.id);
+          if (!old) return;
+          const replies = old.querySelector(':scope > ul.replies');
+          const actions = old.querySelector(':scope > .comment-actions');
+          const typing = actions && Array.from(actions.querySelectorAll('textarea, input[name=reason]'))
+            .some(function (t) { return t.value; });
+          if (fresh.querySelector(':scope > p.muted') && !fresh.querySelector('.comment-body') &&
+              !(replies && replies.children.length)) {
+            old.remove();  // hidden from this reader, nothing under it
+            return;
+          }
+          const freshActions = fresh.querySelector(':scope > .comment-actions');
+          if (typing && freshActions) freshActions.replaceWith(actions);
+          const freshReplies = fresh.querySelector(':scope > ul.replies');
+          if (replies && freshReplies) freshReplies.replaceWith(replies);
+          old.replaceWith(fresh);
+        });
+      })
+      .catch(function () { /* the next update redraws it */ });
+  }
+
+  // A comment sent is kept here until the page it leads to says it was posted, so a refused
+  // one (too long, commenting just closed) comes back into its form whatever its length.
+  const DRAFT = 'daihoi:forum-draft';
+  document.addEventListener('submit', function (e) {
+    const form = e.target;
+    const text = form.querySelector && form.querySelector('textarea[name=body]');
+    if (!text || !form.action.includes('/forum/')) return;
+    const parent = form.querySelector('input[name=parent_id]');
+    try {
+      sessionStorage.setItem(DRAFT, JSON.stringify({action: form.action, body: text.value,
+                                                    parent: parent ? parent.value : ''}));
+    } catch (err) { /* private mode: the server keeps short drafts */ }
+  });
+  function restoreDraft() {
+    let draft = null;
+    try { draft = JSON.parse(sessionStorage.getItem(DRAFT) || 'null'); } catch (err) { return; }
+    if (!draft) return;
+    sessionStorage.removeItem(DRAFT);
+    if (!document.querySelector('.flash-error')) return;  // it was posted
+    const forms = Array.from(document.querySelectorAll('form')).filter(function (f) {
+      const p = f.querySelector('input[name=parent_id]');
+      return f.action === draft.action && (p ? p.value : '') === draft.parent;
+    });
+    const text = forms.length && forms[0].querySelector('textarea[name=body]');
+    if (!text || text.value) return;
+    text.value = draft.body;
+    const details = text.closest('details');
+    if (details) details.open = true;
+  }
+  restoreDraft();
 
   // The document viewer's "comment on this page" button.
   document.addEventListener('daihoi:comment-page', function (e) {

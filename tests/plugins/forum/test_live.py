@@ -58,14 +58,14 @@ def test_a_reader_watching_a_topic_hears_of_a_new_comment(live, live_forum, sock
     location = send(live, author, tid, body="Đề nghị bổ sung số liệu vùng cao").headers[
         "Location"]
     assert "#c" in location
-    assert wait_for(lambda: reader.got("forum:activity") == [{"topic": tid}])
-    assert wait_for(lambda: guest.got("forum:activity") == [{"topic": tid}])
+    assert wait_for(lambda: reader.got("forum:activity") == [{"topic": tid, "changed": []}])
+    assert wait_for(lambda: guest.got("forum:activity") == [{"topic": tid, "changed": []}])
     # What the page then fetches: the new comment.
     fresh = http(live, "a.delegate2").get(f"{live.url}{FORUM}/t/{tid}/comments?after=0")
     assert "Đề nghị bổ sung số liệu vùng cao" in fresh.text
     time.sleep(0.3)
     assert idle.got("forum:activity") == [] and elsewhere.got("forum:activity") == []
-    assert reader.got("forum:activity") == [{"topic": tid}]  # once
+    assert reader.got("forum:activity") == [{"topic": tid, "changed": []}]  # once
 
 
 def test_a_burst_of_comments_makes_a_few_updates(live, live_app, live_forum, sockets):
@@ -81,7 +81,7 @@ def test_a_burst_of_comments_makes_a_few_updates(live, live_app, live_forum, soc
     time.sleep(0.8)  # anything still pending is flushed by now
     updates = reader.got("forum:activity")
     assert 1 <= len(updates) <= 5, len(updates)
-    assert all(u == {"topic": tid} for u in updates)
+    assert all(u == {"topic": tid, "changed": []} for u in updates)
 
 
 def test_a_staff_only_documents_topic_is_not_watched_by_a_delegate(live, live_app, live_forum,
@@ -98,14 +98,15 @@ def test_a_staff_only_documents_topic_is_not_watched_by_a_delegate(live, live_ap
             "not_found"
     with live_app.app_context():
         post("a.secretariat", staff_tid, "Ý kiến nội bộ")
-    assert wait_for(lambda: staff.got("forum:activity") == [{"topic": staff_tid}])
+    assert wait_for(lambda: staff.got("forum:activity") == [{"topic": staff_tid, "changed": []}])
     time.sleep(0.3)
     assert delegate.got("forum:activity") == [] and outsider.received == []
     # The same delegate does hear of the public document's comments once watching them.
     assert delegate.call("forum:watch", {"event": REF, "topic": public_tid})["ok"]
     with live_app.app_context():
         post("a.secretariat", public_tid, "Ý kiến công khai")
-    assert wait_for(lambda: delegate.got("forum:activity") == [{"topic": public_tid}])
+    assert wait_for(lambda: delegate.got("forum:activity") == [{"topic": public_tid,
+                                                                "changed": []}])
 
 
 def test_bad_watch_requests(live, live_app, live_forum, sockets):

@@ -401,8 +401,8 @@ def test_bad_input_changes_nothing_and_keeps_the_typed_text(app, forum, client_f
     cases = [
         ({"body": ""}, "the comment is empty", ""),
         ({"body": " \n ", "parent_id": str(parent)}, "the comment is empty", ""),
-        ({"body": long_body}, "the comment is longer than 5000 characters",
-         long_body[:5000].strip()),
+        # Too long for the session cookie: the page's script gives it back (forum.js).
+        ({"body": long_body}, "the comment is longer than 5000 characters", ""),
         ({"body": "Trả lời lạc", "parent_id": "999999"}, GONE, "Trả lời lạc"),
         ({"body": "Trả lời hỏng", "parent_id": "abc"}, GONE, "Trả lời hỏng"),
         ({"body": "Trả lời to", "parent_id": "9" * 20}, GONE, "Trả lời to"),
