@@ -12,6 +12,7 @@ import time
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.routing import IntegerConverter
 
 from core.db import session, utcnow
 from core.events import create_projector_link
@@ -174,12 +175,11 @@ def fillings(rule, own_event: bool, victim):
     """Every way to fill the rule's parameters with the victim's objects."""
     choices = []
     for arg in sorted(rule.arguments):
-        conv = type(rule._converters[arg]).__name__
         if arg == "unit_code":
             choices.append([(arg, "lao-cai" if own_event else "yen-bai")])
         elif arg == "event_slug":
             choices.append([(arg, "dai-hoi")])
-        elif conv == "IntegerConverter":
+        elif isinstance(rule._converters[arg], IntegerConverter):
             if arg not in victim["ids"]:
                 pytest.fail(f"teach the isolation walker whose ids fill <{arg}> of {rule.rule}")
             choices.append([(arg, i) for i in victim["ids"][arg]])
@@ -216,7 +216,7 @@ def test_every_route_refuses_another_unions_event(app, world, victim, attacker):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in UNSCOPED or rule.endpoint in LINKS:
             continue
-        has_ints = any(type(rule._converters[a]).__name__ == "IntegerConverter"
+        has_ints = any(isinstance(rule._converters[a], IntegerConverter)
                        for a in rule.arguments)
         variants = [False]
         if has_ints and "unit_code" in rule.arguments and "event_slug" in rule.arguments:
