@@ -95,6 +95,12 @@ class _Resolved:
 CONTEXT_TTL_SECONDS = 300.0
 
 
+class PerRoom(dict):
+    """What a keyed update's function may return when rooms get different payloads:
+    {room name: payload}, each sent to its room alone (instead of one payload to the
+    update's audiences). Made once per flush, it lets one rendering serve a whole room."""
+
+
 def _error(code: str, message: str) -> dict:
     return {"ok": False, "error": code, "message": message}
 
@@ -141,6 +147,10 @@ class Publisher:
                 if callable(data):
                     with self.app.app_context():
                         data = data()
+                if isinstance(data, PerRoom):
+                    for target, payload in data.items():
+                        self.sio.emit(name, payload, to=target)
+                    continue
                 self.sio.emit(name, data, to=list(targets))
             except Exception:  # noqa: BLE001 - one failed update must not hold back the others
                 logger.exception("realtime update %s failed", name)

@@ -9,10 +9,12 @@ from core.db import session
 from core.errors import NotFound
 from core.realtime import SocketContext, SocketHandler, not_found, room
 from plugins.forum import services
+from plugins.forum.live import reader_kind, watch_room
 
 
 def watch_topic(ctx: SocketContext, payload: dict) -> dict:
-    """Join the room of a topic the caller may read: its new comments are announced there."""
+    """Join the room of a topic the caller may read, for their kind of reader: its new
+    comments are pushed there while that kind may read it."""
     topic_id = payload.get("topic")
     if not isinstance(topic_id, int) or isinstance(topic_id, bool):
         return {"ok": False, "error": "bad_request", "message": _("Name the topic by its number.")}
@@ -20,7 +22,7 @@ def watch_topic(ctx: SocketContext, payload: dict) -> dict:
         services.get_topic(session(), ctx.event, topic_id, ctx.roles)
     except NotFound:
         return not_found()
-    join_room(room(ctx.event_id, f"forum:{topic_id}"))
+    join_room(room(ctx.event_id, watch_room(topic_id, reader_kind(ctx.roles))))
     return {"ok": True}
 
 

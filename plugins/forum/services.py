@@ -565,31 +565,43 @@ def mark_read(db: Session, event: Event, user: User) -> None:
 
 # ---------------------------------------------------------------- live
 
-# Comments changed (edited, hidden, shown, decided on, agreed with) since this process last
-# told a topic's readers: topic id -> comment ids. Sent with the next coalesced update.
-_changed: dict[int, set[int]] = {}
 _changed_lock = threading.Lock()
+
+
+def _changed() -> dict[int, set[int]]:
+    """Comments changed (edited, hidden, shown, decided on, agreed with) since this process
+    last told a topic's readers: topic id -> comment ids, sent with the next update."""
+    return current_app.extensions.setdefault("daihoi_forum_changed", {})
 
 
 def _take_changed(topic_id: int) -> list[int]:
     with _changed_lock:
-        return sorted(_changed.pop(topic_id, ()))
+        return sorted(_changed().pop(topic_id, ()))
 
 
 def _announce(event: Event, topic: ForumTopic, db: Session, changed: int | None = None) -> None:
-    """Tell the topic's readers, once committed, that there is something to fetch: comments
-    newer than theirs, and the comments in `changed`. Many changes in a moment make one update;
-    it names no content, so the readers fetch only what they may see."""
+    """Tell the topic's readers, once committed: the new comments, pushed to the kinds of
+    reader who may read them (plugins/forum/live.py), and the comments in `changed`, which
+    each page fetches as its reader may see them. Many changes in a moment make one update."""
     topic_id = topic.id
     if changed is not None:
+        changes = _changed()
+
         def remember() -> None:
             with _changed_lock:
-                _changed.setdefault(topic_id, set()).add(changed)
+                changes.setdefault(topic_id, set()).add(changed)
 
         after_commit(remember, db)
-    publish_after_commit(event, "forum:activity",
-                         lambda: {"topic": topic_id, "changed": _take_changed(topic_id)},
-                         audience=f"forum:{topic_id}", key=f"forum:{topic_id}", db=db)
+    event_id = event.id
+
+    def update():
+        from core.db import session
+        from plugins.forum.live import payloads
+
+        return payloads(session(), event_id, topic_id, _take_changed(topic_id))
+
+    publish_after_commit(event, "forum:activity", update, audience=f"forum:{topic_id}",
+                         key=f"forum:{topic_id}", db=db)
 
 
 def count(db: Session, event: Event) -> int:

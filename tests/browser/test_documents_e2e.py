@@ -202,6 +202,12 @@ def test_another_reader_sees_a_new_comment_live_without_losing_their_draft(
     expect(item.locator(".comment-head strong")).to_have_text("A Delegate")
     expect(item.locator(".anchor-chip")).to_contain_text(SECTIONS[2][0])
     expect(item.locator(".anchor-chip")).to_contain_text("page 3")
+    # It came rendered for everyone; the page gave it this reader's own buttons.
+    cid = item.get_attribute("data-comment")
+    expect(item.locator(f"form[action$='/forum/c/{cid}/agree']")).to_have_count(1)
+    expect(item.locator("details.moderate-box form")).to_have_attribute(
+        "action", re.compile(rf"/forum/c/{cid}/moderate$"))
+    expect(item.locator("input[name=parent_id]")).to_have_value(cid)
     expect(desk.locator("[data-no-comments]")).to_have_count(0)
     assert desk.evaluate("window.__notReloaded") is True
     expect(draft).to_have_value(half)
@@ -217,8 +223,11 @@ def test_another_reader_sees_a_new_comment_live_without_losing_their_draft(
     expect(desk.locator("[data-comments] > li[data-comment]")).to_have_count(2)
     expect(phone.locator("[data-comments] > li[data-comment]")).to_have_count(
         2, timeout=LIVE_TIMEOUT_MS)
-    expect(phone.locator("[data-comments] > li[data-comment]").nth(1)).to_contain_text(
-        half + " việc làm.")
+    pushed = phone.locator("[data-comments] > li[data-comment]").nth(1)
+    expect(pushed).to_contain_text(half + " việc làm.")
+    # A delegate's buttons: agree and reply, no moderation.
+    expect(pushed.locator("button.agree")).to_have_count(1)
+    expect(pushed.locator("details.moderate-box")).to_have_count(0)
 
 
 def test_moderator_hides_a_comment_and_only_its_author_sees_why(serve, new_context, shot):

@@ -59,10 +59,39 @@
     eventRef = state.event.ref;
     watch();  // on every (re)connect: rejoin the topic and catch up on what was missed
   });
+  // This reader's buttons on a comment pushed without them.
+  function withActions(ul, li) {
+    const tpl = ul.parentElement.querySelector('template[data-actions-template]');
+    const bare = li.querySelector(':scope > .comment-actions');
+    if (!tpl || !bare) return;
+    const holder = document.createElement('div');
+    holder.innerHTML = tpl.innerHTML.split(tpl.dataset.placeholder).join(li.dataset.comment);
+    const mine = holder.querySelector('.comment-actions');
+    if (mine) bare.replaceWith(mine);
+  }
+
+  // New comments come with the update, rendered once for every reader (forum/live.py);
+  // the page fetches only when it lacks some before them (it was offline, say).
+  function addPushed(ul, data) {
+    const lang = document.documentElement.lang;
+    const html = data.html && (data.html[lang] || data.html.vi);
+    if (!html) return;
+    if (lastId(ul) < data.after) { fetchNew(); return; }
+    const box = document.createElement('ul');
+    box.innerHTML = html;
+    Array.from(box.children).forEach(function (li) {
+      if (document.getElementById(li.id)) return;
+      withActions(ul, li);
+      place(ul, li);
+    });
+    const empty = document.querySelector('[data-no-comments]');
+    if (empty && ul.querySelector('[data-comment]')) empty.remove();
+  }
+
   DaiHoi.on('forum:activity', function (data) {
     const ul = list();
     if (!ul || !data || Number(ul.dataset.forumTopic) !== data.topic) return;
-    fetchNew();
+    addPushed(ul, data);
     if (Array.isArray(data.changed) && data.changed.length) redraw(ul, data.changed);
   });
   DaiHoi.on('forum:notices', function (data) {

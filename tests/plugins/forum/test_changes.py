@@ -160,3 +160,23 @@ def test_readers_hear_which_comments_changed(live, live_app, live_forum, sockets
     # Each change is named once, in the update that follows it.
     named = [i for u in reader.got("forum:activity") for i in u["changed"]]
     assert named == [cid]
+
+
+def test_a_document_taken_from_delegates_stops_reaching_their_open_pages(live, live_app,
+                                                                        live_forum, sockets):
+    tid = live_forum.topics["public"]
+    delegate = sockets("a.delegate3")
+    staff = sockets("a.credentials")
+    for c in (delegate, staff):
+        assert c.call("join", {"event": REF})["ok"]
+        assert c.call("forum:watch", {"event": REF, "topic": tid}) == {"ok": True}
+    with live_app.app_context():
+        session().get(Document, live_forum.docs["public"]).visibility = "staff"
+        session().commit()
+        post("a.secretariat", tid, "Chỉ cán bộ được đọc")
+    assert wait_for(lambda: staff.got("forum:activity"))
+    assert "Chỉ cán bộ được đọc" in staff.got("forum:activity")[0]["html"]["vi"]
+    import time
+
+    time.sleep(0.3)
+    assert delegate.got("forum:activity") == []

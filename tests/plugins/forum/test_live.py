@@ -4,6 +4,7 @@ read, bad requests, and a reply's notice to its parent's author alone."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -58,14 +59,24 @@ def test_a_reader_watching_a_topic_hears_of_a_new_comment(live, live_forum, sock
     location = send(live, author, tid, body="Đề nghị bổ sung số liệu vùng cao").headers[
         "Location"]
     assert "#c" in location
-    assert wait_for(lambda: reader.got("forum:activity") == [{"topic": tid, "changed": []}])
-    assert wait_for(lambda: guest.got("forum:activity") == [{"topic": tid, "changed": []}])
-    # What the page then fetches: the new comment.
+    assert wait_for(lambda: len(reader.got("forum:activity")) == 1)
+    assert wait_for(lambda: len(guest.got("forum:activity")) == 1)
+    # The comment comes with the update, rendered for every reader in each language, without
+    # anyone's buttons (the page adds its reader's own).
+    update = reader.got("forum:activity")[0]
+    assert update["topic"] == tid and update["changed"] == [] and update["after"] == 0
+    assert set(update["html"]) == {"vi", "en"}
+    cid = int(location.rsplit("#c", 1)[1])
+    for html in update["html"].values():
+        assert "Đề nghị bổ sung số liệu vùng cao" in html and f'id="c{cid}"' in html
+        assert "<form" not in html and "csrf" not in html
+    assert guest.got("forum:activity") == [update]
+    # What a page fetches when it lacks earlier comments: the same comment, for its reader.
     fresh = http(live, "a.delegate2").get(f"{live.url}{FORUM}/t/{tid}/comments?after=0")
     assert "Đề nghị bổ sung số liệu vùng cao" in fresh.text
     time.sleep(0.3)
     assert idle.got("forum:activity") == [] and elsewhere.got("forum:activity") == []
-    assert reader.got("forum:activity") == [{"topic": tid, "changed": []}]  # once
+    assert len(reader.got("forum:activity")) == 1  # once
 
 
 def test_a_burst_of_comments_makes_a_few_updates(live, live_app, live_forum, sockets):
@@ -81,7 +92,9 @@ def test_a_burst_of_comments_makes_a_few_updates(live, live_app, live_forum, soc
     time.sleep(0.8)  # anything still pending is flushed by now
     updates = reader.got("forum:activity")
     assert 1 <= len(updates) <= 5, len(updates)
-    assert all(u == {"topic": tid, "changed": []} for u in updates)
+    # Together they carry every comment once, in order.
+    pushed = [body for u in updates for body in re.findall(r"Ý kiến số \d+", u["html"]["vi"])]
+    assert pushed == [f"Ý kiến số {n}" for n in range(20)]
 
 
 def test_a_staff_only_documents_topic_is_not_watched_by_a_delegate(live, live_app, live_forum,
@@ -98,15 +111,16 @@ def test_a_staff_only_documents_topic_is_not_watched_by_a_delegate(live, live_ap
             "not_found"
     with live_app.app_context():
         post("a.secretariat", staff_tid, "Ý kiến nội bộ")
-    assert wait_for(lambda: staff.got("forum:activity") == [{"topic": staff_tid, "changed": []}])
+    assert wait_for(lambda: len(staff.got("forum:activity")) == 1)
+    assert "Ý kiến nội bộ" in staff.got("forum:activity")[0]["html"]["vi"]
     time.sleep(0.3)
     assert delegate.got("forum:activity") == [] and outsider.received == []
     # The same delegate does hear of the public document's comments once watching them.
     assert delegate.call("forum:watch", {"event": REF, "topic": public_tid})["ok"]
     with live_app.app_context():
         post("a.secretariat", public_tid, "Ý kiến công khai")
-    assert wait_for(lambda: delegate.got("forum:activity") == [{"topic": public_tid,
-                                                                "changed": []}])
+    assert wait_for(lambda: len(delegate.got("forum:activity")) == 1)
+    assert "Ý kiến công khai" in delegate.got("forum:activity")[0]["html"]["vi"]
 
 
 def test_bad_watch_requests(live, live_app, live_forum, sockets):
