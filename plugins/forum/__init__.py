@@ -78,7 +78,7 @@ def daihoi_dashboard_widgets(event, roles):
 
 @hookimpl
 def daihoi_document_panels(event, document, roles):
-    from flask import url_for
+    from flask import request, url_for
     from flask_login import current_user
 
     from core.db import session
@@ -88,11 +88,14 @@ def daihoi_document_panels(event, document, roles):
 
     db = session()
     topic = services.document_topic(db, document)
-    thread = []
+    thread, threads = [], 0
     if topic is not None:
-        thread = services.thread(db, event, topic, viewer=current_user, roles=roles)
+        threads = services.count_threads(db, topic)
+        everything = request.args.get("comments") == "all"
+        thread = services.thread(db, event, topic, viewer=current_user, roles=roles,
+                                 newest=None if everything else services.THREADS_SHOWN)
     return [Widget(_l("Comments"), "forum/document_panel.html",
-                   {"topic": topic, "thread": thread, "doc": document,
+                   {"topic": topic, "thread": thread, "doc": document, "threads": threads,
                     "draft": take_draft(topic.id) if topic else "", "labels": RESOLUTION_LABELS,
                     "stylesheet": url_for("forum_assets.static", filename="forum.css")},
                    order=10)]

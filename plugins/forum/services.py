@@ -443,10 +443,52 @@ def agree_counts(db: Session, comment_ids: list[int]) -> dict[int, int]:
         ForumAgree.comment_id.in_(comment_ids)).group_by(ForumAgree.comment_id)).all())
 
 
+# A page shows the newest threads (a comment and its replies); the rest on request. Measured:
+# a document page with every one of 5,400 comments weighed 8 MB (docs/benchmarks.md).
+THREADS_SHOWN = 30
+
+
+def count_threads(db: Session, topic: ForumTopic) -> int:
+    """How many top-level comments (threads) the topic holds, hidden ones included."""
+    return db.scalar(select(func.count()).select_from(ForumComment).where(
+        ForumComment.topic_id == topic.id, ForumComment.parent_id.is_(None))) or 0
+
+
+def _newest_threads(db: Session, topic: ForumTopic, n: int) -> list[int]:
+    """The ids of every comment in the topic's `n` newest threads."""
+    parent_of = dict(db.execute(select(ForumComment.id, ForumComment.parent_id)
+                                .where(ForumComment.topic_id == topic.id)).all())
+    roots = sorted(i for i, p in parent_of.items() if p is None)[-n:]
+    root_of: dict[int, int] = {}
+
+    def root(i: int) -> int:
+        if i not in root_of:
+            p = parent_of.get(i)
+            root_of[i] = i if p is None or p not in parent_of else root(p)
+        return root_of[i]
+
+    shown = set(roots)
+    return [i for i in parent_of if root(i) in shown]
+
+
+def in_newest_threads(db: Session, topic: ForumTopic, comment_id: int) -> bool:
+    """Whether the comment is on the topic's page as first shown (in its newest threads)."""
+    root = db.get(ForumComment, comment_id)
+    while root is not None and root.parent_id is not None:
+        root = db.get(ForumComment, root.parent_id)
+    if root is None:
+        return True
+    oldest_shown = db.scalar(select(ForumComment.id).where(
+        ForumComment.topic_id == topic.id, ForumComment.parent_id.is_(None))
+        .order_by(ForumComment.id.desc()).offset(THREADS_SHOWN - 1).limit(1))
+    return oldest_shown is None or root.id >= oldest_shown
+
+
 def thread(db: Session, event: Event, topic: ForumTopic, *, viewer: User | None,
-           roles: Iterable[str], after: int = 0,
-           only: Iterable[int] | None = None) -> list[CommentView]:
-    """The topic's comments as a tree (replies under what they answer), oldest first.
+           roles: Iterable[str], after: int = 0, only: Iterable[int] | None = None,
+           newest: int | None = None) -> list[CommentView]:
+    """The topic's comments as a tree (replies under what they answer), oldest first; with
+    `newest`, only that many of the newest threads.
 
     For live updates, flat lists: with `after`, the visible comments newer than that id; with
     `only`, those comments as this viewer now sees them (a hidden one redacted).
@@ -454,6 +496,8 @@ def thread(db: Session, event: Event, topic: ForumTopic, *, viewer: User | None,
     stmt = select(ForumComment).where(ForumComment.topic_id == topic.id)
     if only is not None:
         stmt = stmt.where(ForumComment.id.in_(list(only)[:100]))
+    elif newest is not None and not after:
+        stmt = stmt.where(ForumComment.id.in_(_newest_threads(db, topic, newest)))
     else:
         stmt = stmt.where(ForumComment.id > after)
     rows = list(db.scalars(stmt.order_by(ForumComment.id)))

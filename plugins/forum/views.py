@@ -48,10 +48,15 @@ def _flags() -> dict:
 
 
 def topic_url(topic, comment_id: int | None = None) -> str:
+    """Where a topic's comments are read, at `comment_id` if given: with all comments when
+    that one is older than the threads a page first shows."""
     anchor = f"#c{comment_id}" if comment_id else "#comments"
+    query = {}
+    if comment_id and not services.in_newest_threads(session(), topic, comment_id):
+        query["comments"] = "all"
     if topic.document_id is not None:
-        return url_for("documents.show", document_id=topic.document_id) + anchor
-    return url_for("forum.topic", topic_id=topic.id) + anchor
+        return url_for("documents.show", document_id=topic.document_id, **query) + anchor
+    return url_for("forum.topic", topic_id=topic.id, **query) + anchor
 
 
 def _check_form() -> None:
@@ -142,9 +147,12 @@ def topic(topic_id: int):
     t = services.get_topic(db, g.event, topic_id, g.event_roles)
     if t.document_id is not None:
         return redirect(topic_url(t))
+    everything = request.args.get("comments") == "all"
     return render_template("forum/topic.html", topic=t, action_form=ActionForm(),
-                           thread=services.thread(db, g.event, t, viewer=current_user,
-                                                  roles=g.event_roles),
+                           thread=services.thread(
+                               db, g.event, t, viewer=current_user, roles=g.event_roles,
+                               newest=None if everything else services.THREADS_SHOWN),
+                           threads=services.count_threads(db, t),
                            draft=take_draft(t.id), **_flags())
 
 

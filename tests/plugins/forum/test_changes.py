@@ -180,3 +180,26 @@ def test_a_document_taken_from_delegates_stops_reaching_their_open_pages(live, l
 
     time.sleep(0.3)
     assert delegate.got("forum:activity") == []
+
+
+def test_a_long_discussion_shows_its_newest_threads_first(app, forum, client_for):
+    from plugins.forum.services import THREADS_SHOWN
+
+    tid = forum.topics["public"]
+    with app.app_context():
+        ids = [post("a.delegate2", tid, f"Ý kiến thứ {n:03d}") for n in range(THREADS_SHOWN + 5)]
+        reply = post("a.delegate3", tid, "Trả lời ý kiến đầu", parent_id=ids[0])
+    delegate = client_for("a.delegate")
+    page = delegate.get(forum.doc_url("public")).get_data(as_text=True)
+    assert "Ý kiến thứ 004" not in page and "Ý kiến thứ 005" in page
+    assert f"Ý kiến thứ {THREADS_SHOWN + 4:03d}" in page
+    assert "Trả lời ý kiến đầu" not in page
+    assert f"Show all {THREADS_SHOWN + 5} comments" in page
+    everything = delegate.get(forum.doc_url("public") + "?comments=all").get_data(as_text=True)
+    assert "Ý kiến thứ 000" in everything and "Trả lời ý kiến đầu" in everything
+    assert "Show all" not in everything
+    # Agreeing with an old comment leads back to it, on the page that shows it.
+    r = delegate.post(f"{FORUM}/c/{reply}/agree")
+    assert r.headers["Location"].endswith(f"?comments=all#c{reply}")
+    r = delegate.post(f"{FORUM}/c/{ids[-1]}/agree")
+    assert r.headers["Location"].endswith(f"/documents/{forum.docs['public']}#c{ids[-1]}")
