@@ -18,7 +18,7 @@ from plugins.documents.demo import political_report_pdf
 from plugins.documents.services import create_document
 from plugins.forum import services
 from plugins.forum.models import ForumComment, ForumTopic
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, build_world, wait_for
 
 REF = "lao-cai/dai-hoi"
 BASE = "/lao-cai/dai-hoi"
@@ -88,6 +88,18 @@ def build_forum(app, world, raw: bytes) -> Forum:
 @pytest.fixture
 def forum(app, world, report_pdf) -> Forum:
     return build_forum(app, world, report_pdf)
+
+
+@pytest.fixture
+def live_forum(live_app, report_pdf):
+    """The `forum` of conftest.py, built in the live server's database. Opening commenting
+    announced itself; that is sent (to nobody yet) before any test's reader connects, or a
+    busy machine could deliver it late to the first reader, as if a comment had come."""
+    forum = build_forum(live_app, build_world(live_app), report_pdf)
+    publisher = live_app.extensions["daihoi_publisher"]
+    publisher.flush()
+    assert wait_for(lambda: not publisher._running)
+    return forum
 
 
 # ---------------------------------------------------------------- acting through the services

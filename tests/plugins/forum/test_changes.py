@@ -12,8 +12,8 @@ from core.errors import ServiceError
 from plugins.documents.models import Document
 from plugins.forum import services
 from plugins.forum.models import ForumAgree, ForumNotice
-from tests.conftest import build_world, wait_for
-from tests.plugins.forum.conftest import FORUM, REF, actor, build_forum, comment, post, topic
+from tests.conftest import wait_for
+from tests.plugins.forum.conftest import FORUM, REF, actor, comment, post, topic
 
 
 def test_closing_freezes_edits_and_agreements(app, forum):
@@ -132,15 +132,6 @@ def test_changed_comments_are_redrawn_as_each_reader_may_see_them(app, forum, cl
     # New comments only: the hidden one is not sent as new to anyone who may not read it.
     assert "Nội dung sẽ bị ẩn" not in client_for("a.delegate2").get(
         f"{FORUM}/t/{tid}/comments?after=0").get_data(as_text=True)
-
-
-@pytest.fixture
-def live_forum(live_app, report_pdf):
-    forum = build_forum(live_app, build_world(live_app), report_pdf)
-    publisher = live_app.extensions["daihoi_publisher"]
-    publisher.flush()
-    assert wait_for(lambda: not publisher._running)
-    return forum
 
 
 def test_readers_hear_which_comments_changed(live, live_app, live_forum, sockets):

@@ -7,25 +7,12 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 import requests
 
 from core.db import session
 from plugins.forum.models import ForumNotice, ForumTopic
-from tests.conftest import build_world, wait_for
-from tests.plugins.forum.conftest import FORUM, REF, build_forum, comments_count, post
-
-
-@pytest.fixture
-def live_forum(live_app, report_pdf):
-    """The `forum` of conftest.py, built in the live server's database. Opening commenting
-    announced itself; that is sent (to nobody yet) before any test's reader connects, or a
-    busy machine could deliver it late to the first reader, as if a comment had come."""
-    forum = build_forum(live_app, build_world(live_app), report_pdf)
-    publisher = live_app.extensions["daihoi_publisher"]
-    publisher.flush()
-    assert wait_for(lambda: not publisher._running)
-    return forum
+from tests.conftest import wait_for
+from tests.plugins.forum.conftest import FORUM, REF, comments_count, post
 
 
 def http(live, username: str) -> requests.Session:
