@@ -292,6 +292,12 @@ def post_comment(db: Session, event: Event, topic: ForumTopic, *, author: User,
                      author_id=author.id, body=body, body_folded=fold(body), created_at=now,
                      version_number=doc.current.number if doc and doc.current else None,
                      **anchor)
+    # Take the topic's row before the comment gets its id: two comments on one topic are
+    # then numbered in the order they commit. Otherwise (PostgreSQL) a comment numbered
+    # before another but committed after it is passed over for good by readers who already
+    # have the newer one (`?after=`, the pushed updates' `after`). Measured in the forum's
+    # benchmark: one comment of 100 never reached 1,000 readers.
+    db.execute(select(ForumTopic.id).where(ForumTopic.id == topic.id).with_for_update())
     db.add(c)
     topic.last_activity_at = now
     db.flush()

@@ -12,7 +12,7 @@ from core.errors import ServiceError
 from plugins.documents.models import Document
 from plugins.forum import services
 from plugins.forum.models import ForumAgree, ForumNotice
-from tests.conftest import wait_for
+from tests.conftest import PG_URL, wait_for
 from tests.plugins.forum.conftest import FORUM, REF, actor, comment, post, topic
 
 
@@ -194,3 +194,56 @@ def test_a_long_discussion_shows_its_newest_threads_first(app, forum, client_for
     assert r.headers["Location"].endswith(f"?comments=all#c{reply}")
     r = delegate.post(f"{FORUM}/c/{ids[-1]}/agree")
     assert r.headers["Location"].endswith(f"/documents/{forum.docs['public']}#c{ids[-1]}")
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not PG_URL, reason="two overlapping comment transactions need PostgreSQL")
+def test_comments_on_a_topic_are_numbered_in_the_order_they_commit(app, forum):
+    """Replayed from the benchmark: the first comment is written and not yet committed when a
+    second one comes; the second waits for the topic, so its id is the higher one and a
+    reader that has it has every comment before it."""
+    import threading
+
+    from core.models import Event, User
+
+    tid = forum.topics["public"]
+    db_ext = app.extensions["daihoi_db"]
+    with app.app_context():
+        ev_id = actor("a.delegate")[0].id
+        ids = {u: session().scalar(select(User.id).where(User.username == u))
+               for u in ("a.delegate", "a.delegate2")}
+    first = db_ext.new_session()
+    second_done: list[int] = []
+
+    def post_as(db, username: str, body: str) -> int:
+        from plugins.forum.models import ForumTopic
+
+        c = services.post_comment(db, db.get(Event, ev_id), db.get(ForumTopic, tid),
+                                  author=db.get(User, ids[username]),
+                                  roles=frozenset({"delegate"}), body=body)
+        db.flush()
+        return c.id
+
+    def second() -> None:
+        with app.app_context():
+            db = db_ext.new_session()
+            second_done.append(post_as(db, "a.delegate2", "Ý kiến thứ hai"))
+            db.commit()
+            db.close()
+
+    with app.app_context():
+        first_id = post_as(first, "a.delegate", "Ý kiến thứ nhất")
+        t = threading.Thread(target=second)
+        t.start()
+        t.join(0.8)
+        assert second_done == []  # waiting for the topic...
+        # ...before taking a number: none was drawn after the first comment's.
+        from sqlalchemy import text
+
+        with db_ext.engine.connect() as conn:
+            assert conn.execute(text("SELECT last_value FROM forum_comments_id_seq")).scalar() \
+                == first_id
+        first.commit()
+        first.close()
+        t.join(10)
+    assert second_done and second_done[0] > first_id
