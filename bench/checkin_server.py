@@ -239,9 +239,6 @@ class Bench:
     def build_voting(self, app, db, event, lst, delegates: list) -> None:
         """Every approved delegate present in `lst`, `n_polls` polls of its session open,
         a session cookie per delegate account (see the module's docstring)."""
-        from sqlalchemy import select
-
-        from core.models import User
         from plugins.checkin import services as checkin
         from plugins.voting.services import PollInput, create_poll, open_poll
 
@@ -270,6 +267,15 @@ class Bench:
             self.poll_ids.append(poll.id)
             self.poll_options.append([o.id for o in poll.options])
         self.poll_seats = 1 if self.poll_kind == "motion" else 11
+        self.sign_delegate_cookies(app, db, delegates)
+
+    def sign_delegate_cookies(self, app, db, delegates: list) -> None:
+        """A session cookie per delegate account, in `delegates`' order
+        (`self.delegate_cookies`, `self.delegate_user_ids`, `self.delegate_ids`)."""
+        from sqlalchemy import select
+
+        from core.models import User
+
         # What a sign-in leaves in the session (Flask-Login's user id, as core.app's loader
         # reads it), signed with the server's key.
         serializer = app.session_interface.get_signing_serializer(app)
@@ -303,7 +309,10 @@ class Bench:
 
     # ------------------------------------------------------------ the server
 
-    def start_server(self, port: int | None = None, timeout: float = 60) -> str:
+    def start_server(self, port: int | None = None, timeout: float = 60,
+                     env_extra: dict | None = None) -> str:
+        """`env_extra`: more variables for the server process (BENCH_HTTP_TIMING=1 times
+        every HTTP request by endpoint, see `time_http`)."""
         port = port or free_port()
         env = dict(os.environ)
         env.update({
@@ -322,6 +331,7 @@ class Bench:
             env["BENCH_EXPERIMENTS"] = ",".join(self.experiments)
         if self.flush is not None:
             env["DAIHOI_REALTIME_FLUSH_SECONDS"] = str(self.flush)
+        env.update(env_extra or {})
         self.log = open(self.tmp / "server.log", "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--port", str(port)],
@@ -650,6 +660,8 @@ def instrument(app, rec: Recorder) -> None:
     # The publisher emits through the Flask-SocketIO object; time the fan-out apart from the
     # count computed before it.
     sio.emit = timed_emit
+    if os.environ.get("BENCH_HTTP_TIMING"):
+        time_http(app, rec)
 
     @app.route("/_bench/gc")
     def bench_gc():
@@ -668,6 +680,60 @@ def instrument(app, rec: Recorder) -> None:
         if request.args.get("reset") == "1":
             rec.reset()
         return jsonify(out)
+
+
+def time_http(app, rec: Recorder) -> None:
+    """Only with BENCH_HTTP_TIMING=1 (bench/forum_live.py):
+
+    - `http <endpoint>`: each HTTP request to the Flask app (behind Flask-SocketIO's
+      middleware, so not the Socket.IO traffic), from the WSGI call to the response handed to
+      the server (a file's body is sent after);
+    - `hub lag`: how late a task asleep for 50 ms wakes up (the event loop's, or the GIL's,
+      backlog: what delays the realtime flush and the Socket.IO pings alike);
+    - `socket closed: <reason>`: each Engine.IO connection the server closes, by reason
+      (a ping timeout, the client gone, …).
+    """
+    import engineio.socket
+    from flask import request
+
+    sio = app.extensions["daihoi_socketio"]
+
+    def probe():
+        while True:
+            m = time.monotonic()
+            sio.sleep(0.05)
+            rec.add("hub lag", time.monotonic() - m - 0.05)
+            rec.mark("hub lag", m, time.monotonic())
+
+    sio.start_background_task(probe)
+    close = engineio.socket.Socket.close
+
+    def recorded_close(self, wait=True, abort=False, reason=None):
+        if not self.closed and not self.closing:
+            m = time.monotonic()
+            rec.mark(f"socket closed: {reason or 'by the server'}", m, m)
+        return close(self, wait=wait, abort=abort, reason=reason)
+
+    engineio.socket.Socket.close = recorded_close
+
+    middleware = app.wsgi_app  # Flask-SocketIO's, in front of Flask's own
+    inner = middleware.wsgi_app
+
+    @app.after_request
+    def _endpoint(response):
+        request.environ["bench.endpoint"] = request.endpoint or "?"
+        return response
+
+    def timed(environ, start_response):
+        t, m = time.perf_counter(), time.monotonic()
+        try:
+            return inner(environ, start_response)
+        finally:
+            name = f"http {environ.get('bench.endpoint', '?')}"
+            rec.add(name, time.perf_counter() - t)
+            rec.mark(name, m, time.monotonic())
+
+    middleware.wsgi_app = timed
 
 
 EXPERIMENTS = {

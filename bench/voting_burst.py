@@ -283,13 +283,16 @@ class Clients:
         self.procs = procs
 
     @classmethod
-    async def start(cls, url: str, cookies: Path, procs: int, batch: int) -> Clients:
+    async def start(cls, url: str, cookies: Path, procs: int, batch: int,
+                    script: str | None = None, extra: tuple[str, ...] = ()) -> Clients:
+        """`script`: the file whose `--client` mode the processes run (default this one),
+        with `extra` arguments (bench/forum_live.py)."""
         ps = []
         for i in range(procs):
             ps.append(await asyncio.create_subprocess_exec(
-                sys.executable, str(Path(__file__).resolve()), "--client", "--url", url,
-                "--cookies", str(cookies), "--proc-index", str(i), "--procs", str(procs),
-                "--batch", str(max(1, batch // procs)),
+                sys.executable, script or str(Path(__file__).resolve()), "--client", "--url",
+                url, "--cookies", str(cookies), "--proc-index", str(i), "--procs", str(procs),
+                "--batch", str(max(1, batch // procs)), *extra,
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=2**24))
         return cls(ps)
 
