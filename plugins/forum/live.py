@@ -15,23 +15,28 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from datetime import timedelta
 
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
-from core.realtime import PerRoom
+from core.realtime import PerRoom, room
 from core.rights import is_staff
 from plugins.documents import services as documents
 from plugins.forum.models import ForumComment, ForumTopic
+from plugins.forum.services import CommentView, author_labels, is_anonymous, is_moderator
 
 KINDS = ("manager", "staff", "delegate", "guest")
 # A role each kind holds, to ask the documents module whether that kind may read a document.
 SAMPLE_ROLES = {"manager": frozenset({"organiser"}), "staff": frozenset({"checkin"}),
                 "delegate": frozenset({"delegate"}), "guest": frozenset({"guest"})}
 MAX_PUSHED = 50
+# A process that has pushed nothing of a topic yet starts with this much of its comments.
+FIRST_WINDOW = timedelta(seconds=60)
 
 _lock = threading.Lock()
 
@@ -42,8 +47,6 @@ def _pushed_upto() -> dict[int, int]:
 
 
 def reader_kind(roles: Iterable[str]) -> str:
-    from plugins.forum.services import is_moderator
-
     roles = frozenset(roles)
     if documents.is_manager(roles) or is_moderator(roles):
         return "manager"
@@ -75,7 +78,6 @@ def payloads(db: Session, event_id: int, topic_id: int, changed: list[int]) -> P
     `{"topic", "changed", "after", "html": {locale: list items}}` where the items are every
     visible comment newer than `after` (at most the newest 50)."""
     from core.models import Event
-    from plugins.forum.services import CommentView, author_labels, is_anonymous
 
     topic = db.get(ForumTopic, topic_id)
     event = db.get(Event, event_id)
@@ -88,7 +90,7 @@ def payloads(db: Session, event_id: int, topic_id: int, changed: list[int]) -> P
         # comments; a page that has less than that fetches the gap itself.
         after = db.scalar(select(func.max(ForumComment.id)).where(
             ForumComment.topic_id == topic_id,
-            ForumComment.created_at < utcnow() - _window())) or 0
+            ForumComment.created_at < utcnow() - FIRST_WINDOW)) or 0
     rows = list(db.scalars(select(ForumComment).where(
         ForumComment.topic_id == topic_id, ForumComment.id > after,
         ForumComment.hidden_at.is_(None)).order_by(ForumComment.id.desc())
@@ -103,41 +105,22 @@ def payloads(db: Session, event_id: int, topic_id: int, changed: list[int]) -> P
     html = {}
     if rows:
         labels = author_labels(db, event, rows)
-        views = []
-        for c in rows:
-            name, unit = labels.get(c.author_id, (None, None))
-            views.append(CommentView(comment=c, author=name, unit=unit, agrees=0, agreed=False,
-                                     mine=False, can_edit=False))
+        anonymous = is_anonymous(event)
         for locale in current_app.config["LANGUAGES"]:
             with force_locale(locale):
-                anonymous_name = str(_anonymous_name())
-                for v in views:
-                    if v.author is None:
-                        v.author = anonymous_name
+                unnamed = (_("A delegate"), None)
+                views = []
+                for c in rows:
+                    name, unit = labels.get(c.author_id, unnamed)
+                    views.append(CommentView(comment=c, author=name, unit=unit, agrees=0,
+                                             agreed=False, mine=False, can_edit=False))
                 html[locale] = render_template(
                     "forum/_fresh.html", items=views, topic=topic, may_comment=False,
-                    moderator=False, may_answer=False, anonymous=is_anonymous(event),
+                    moderator=False, may_answer=False, anonymous=anonymous,
                     resolution_labels={})
-                for v in views:
-                    if labels.get(v.comment.author_id) is None:
-                        v.author = None
     update = {"topic": topic_id, "changed": changed, "after": after, "html": html}
     return PerRoom({_room(event_id, topic_id, k): update for k in kinds_reading(db, topic)})
 
 
 def _room(event_id: int, topic_id: int, kind: str) -> str:
-    from core.realtime import room
-
     return room(event_id, watch_room(topic_id, kind))
-
-
-def _anonymous_name():
-    from flask_babel import gettext as _
-
-    return _("A delegate")
-
-
-def _window():
-    from datetime import timedelta
-
-    return timedelta(seconds=60)
