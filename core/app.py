@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask, abort, g, render_template, request, send_from_directory
@@ -14,8 +15,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from core.config import PROJECT_ROOT, load_config
-from core.db import Database, session
-from core.errors import NotFound
+from core.db import Database, database_unavailable, session
+from core.errors import NotFound, unavailable_message
 from core.models import User
 from core.plugins import ModuleRegistry, event_hook, flatten, make_plugin_manager
 
@@ -46,7 +47,8 @@ class DatabaseIdConverter(IntegerConverter):
 
 def create_app(overrides: dict | None = None, *, extra_plugins: tuple = (),
                instance_path: str | Path | None = None) -> Flask:
-    instance = Path(instance_path or (PROJECT_ROOT / "instance")).resolve()
+    instance = Path(instance_path or os.environ.get("DAIHOI_INSTANCE_DIR")
+                    or (PROJECT_ROOT / "instance")).resolve()
     app = Flask(
         __name__,
         instance_path=str(instance),
@@ -57,6 +59,11 @@ def create_app(overrides: dict | None = None, *, extra_plugins: tuple = (),
     # Before any route is added: every <int:…> of a URL is an id as the database holds it.
     app.url_map.converters["int"] = DatabaseIdConverter
 
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     Database().init_app(app)
     _init_login(app)
     CSRFProtect(app)
@@ -189,19 +196,37 @@ def _init_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def server_error(exc):
-        session().rollback()
+        _rollback_quietly()
+        if database_unavailable(exc):
+            # The transaction never committed, so nothing of the request is saved; say so,
+            # and that trying again is right, instead of a bare 500.
+            app.logger.warning("database unavailable: %s", type(exc).__name__)
+            return _error_page(503, unavailable_message(), standalone=True)
         app.logger.exception("unhandled error")
         return _error_page(500, _("Something went wrong; nothing was saved. Try again."))
 
 
+def _rollback_quietly() -> None:
+    try:
+        session().rollback()
+    except Exception:  # noqa: BLE001 - the connection may be the thing that failed
+        session().invalidate()
+
+
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 429: "too_many_requests", 500: "server_error"}
+               405: "method_not_allowed", 429: "too_many_requests", 500: "server_error",
+               503: "unavailable"}
 
 
-def _error_page(code: int, message: str):
+def _error_page(code: int, message: str, *, standalone: bool = False):
+    """`standalone`: a page that needs nothing from the database (no account, no menu), for
+    when the database is what failed."""
     if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
         # The same codes as Socket.IO acknowledgements, so clients handle both alike.
         return {"ok": False, "error": ERROR_CODES.get(code, "error"), "message": message}, code
+    if standalone:
+        g.event = None
+        return render_template("errors/unavailable.html", code=code, message=message), code
     return render_template("errors/error.html", code=code, message=message), code
 
 

@@ -68,6 +68,13 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SECRET_KEY": overrides.get("SECRET_KEY") or _secret_key(instance_path),
         "DATABASE_URL": db_url,
         "REDIS_URL": redis_url,
+        # Connections each app process may hold (PostgreSQL). Every process's pool plus its
+        # overflow, summed over processes and the job worker, must stay under the server's
+        # max_connections (100 by default): docs/deploy.md.
+        "DB_POOL_SIZE": int(env.get("DAIHOI_DB_POOL_SIZE", "10")),
+        "DB_MAX_OVERFLOW": int(env.get("DAIHOI_DB_MAX_OVERFLOW", "10")),
+        # How long a request waits for a free connection before it is told to try again.
+        "DB_POOL_TIMEOUT": float(env.get("DAIHOI_DB_POOL_TIMEOUT", "20")),
         "SOCKETIO_ASYNC_MODE": env.get("DAIHOI_ASYNC_MODE", "threading"),
         # Off: each connection's events run in order in its reader; on: a new thread each.
         "SOCKETIO_ASYNC_HANDLERS": _flag(env.get("DAIHOI_ASYNC_HANDLERS"), False),
@@ -82,8 +89,14 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_NAME": "daihoi_session",
+        # Proxies in front of the app (nginx: 1). Their X-Forwarded-For/-Proto/-Host are then
+        # believed, so sign-in limits count each phone, not the proxy, and links use https.
+        "PROXY_COUNT": int(env.get("DAIHOI_PROXY_COUNT", "0")),
         "LOGIN_RATE_LIMIT": env.get("DAIHOI_LOGIN_RATE_LIMIT", "5 per minute"),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # Redis restarting must not lock everyone out of signing in: count in memory meanwhile.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "BABEL_DEFAULT_LOCALE": "vi",
         "BABEL_DEFAULT_TIMEZONE": env.get("DAIHOI_TIMEZONE", "Asia/Ho_Chi_Minh"),

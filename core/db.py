@@ -32,7 +32,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10,
+                pool_timeout: float = 20) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -45,7 +46,10 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # pre_ping: a connection the server dropped (a restart, a failover) is replaced before use,
+    # so the first request after PostgreSQL comes back does not fail.
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size,
+                         max_overflow=max_overflow, pool_timeout=pool_timeout)
 
 
 class Database:
@@ -59,7 +63,10 @@ class Database:
     def init_app(self, app: Flask) -> None:
         from flask import g
 
-        self.engine = make_engine(app.config["DATABASE_URL"])
+        self.engine = make_engine(app.config["DATABASE_URL"],
+                                  pool_size=app.config.get("DB_POOL_SIZE", 10),
+                                  max_overflow=app.config.get("DB_MAX_OVERFLOW", 10),
+                                  pool_timeout=app.config.get("DB_POOL_TIMEOUT", 20))
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
 
         def scope():
@@ -81,6 +88,15 @@ class Database:
     def new_session(self) -> Session:
         """A session outside the request scope, for background work."""
         return self._factory()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or gave no connection in time (a restart, a network
+    cut, a full pool), as opposed to a fault in our code: the request can be tried again."""
+    from sqlalchemy import exc as sa_exc
+
+    return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError,
+                            sa_exc.DisconnectionError, sa_exc.TimeoutError))
 
 
 def is_postgresql(db: Session) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+
 
 class ServiceError(Exception):
     """A refused action. `message` is already translated for the current user."""
@@ -26,3 +28,10 @@ class Forbidden(ServiceError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, code="forbidden")
+
+
+def unavailable_message() -> str:
+    """What a request is told when the database could not be reached (core.db
+    `database_unavailable`): its transaction never committed."""
+    return _("The database is not answering right now; nothing was saved. "
+             "Try again in a moment.")

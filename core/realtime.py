@@ -23,8 +23,9 @@ from flask_login import current_user
 from flask_socketio import SocketIO, join_room
 from sqlalchemy.orm import Session
 
-from core.db import after_commit
+from core.db import after_commit, database_unavailable
 from core.db import session as db_session
+from core.errors import unavailable_message
 from core.events import get_event, resolve_projector_token
 from core.models import PARTICIPANT_ROLES, Event, User
 from core.modules import enabled_modules
@@ -385,8 +386,15 @@ def _dispatch(handler: SocketHandler, payload: Any) -> Any:
             return _error("forbidden", _("You may not do this."))
         g.socket_context = ctx
         return handler.func(ctx, payload)
-    except Exception:
-        db_session().rollback()
+    except Exception as exc:
+        try:
+            db_session().rollback()
+        except Exception:  # noqa: BLE001 - the connection may be the thing that failed
+            db_session().invalidate()
+        if database_unavailable(exc):
+            current_app.logger.warning("socket handler %s: database unavailable",
+                                       handler.name)
+            return _error("unavailable", unavailable_message())
         current_app.logger.exception("socket handler %s failed", handler.name)
         return _error("server_error", _("Something went wrong; nothing was saved. Try again."))
 
