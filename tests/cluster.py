@@ -305,7 +305,7 @@ class Cluster:
     """N app processes and (where nginx is installed) nginx in front of them."""
 
     def __init__(self, folder: Path, *, database_url: str, redis_url: str, processes: int = 2,
-                 nginx: bool = True, secret_key: str = "cluster-secret",
+                 nginx: bool = True, secret_key: str = "cluster-secret",  # noqa: S107 - a test key
                  env: dict | None = None) -> None:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
