@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, abort, g, render_template, request, send_from_directory
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    g,
+    render_template,
+    request,
+    send_from_directory,
+)
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -225,7 +233,9 @@ def _error_page(code: int, message: str, *, standalone: bool = False):
         # The same codes as Socket.IO acknowledgements, so clients handle both alike.
         return {"ok": False, "error": ERROR_CODES.get(code, "error"), "message": message}, code
     if standalone:
+        # The page's layout asks for the signed-in account; with the database down, nobody.
         g.event = None
+        g._login_user = current_app.login_manager.anonymous_user()
         return render_template("errors/unavailable.html", code=code, message=message), code
     return render_template("errors/error.html", code=code, message=message), code
 

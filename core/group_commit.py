@@ -25,7 +25,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from core.db import session
+from core.db import database_unavailable, session
 from core.errors import ServiceError
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,10 @@ class GroupCommit:
                     db.rollback()
                     raise
         except BaseException as exc:  # noqa: BLE001 - handed to every waiting handler
-            if not isinstance(exc, ServiceError):
+            if database_unavailable(exc):
+                logger.warning("%s: database unavailable, %s items not written", self.name,
+                               len(items))
+            elif not isinstance(exc, ServiceError):
                 logger.exception("%s: writing %s items failed", self.name, len(items))
             for job in jobs:
                 job.error = exc

@@ -267,14 +267,17 @@ def wait_for(predicate, timeout=5.0):
 class SocketClient:
     """A real python-socketio client that records every event it receives."""
 
-    def __init__(self, url: str, cookie: str | None = None, auth: dict | None = None):
+    def __init__(self, url: str, cookie: str | None = None, auth: dict | None = None,
+                 transports: tuple[str, ...] = ("websocket",), http_session=None):
+        """`http_session`: a requests.Session whose cookies go with every request, as a
+        browser's do (python-engineio sends `cookie` with the first request only)."""
         import socketio
 
         self.received: list[tuple[str, object]] = []
-        self.sio = socketio.Client(reconnection=False)
+        self.sio = socketio.Client(reconnection=False, http_session=http_session)
         self.sio.on("*", self._record)
         headers = {"Cookie": cookie} if cookie else {}
-        self.sio.connect(url, headers=headers, auth=auth or {}, transports=["websocket"],
+        self.sio.connect(url, headers=headers, auth=auth or {}, transports=list(transports),
                          wait_timeout=5)
 
     def _record(self, event, data=None):

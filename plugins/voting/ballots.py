@@ -302,7 +302,10 @@ class VoteWriter:
         if poll.event_id != event_id:
             return [VoteResult("not_found") for _ in items]
         results = record_votes(db, poll, items)
-        if any(r.status == "recorded" for r in results):
+        # A replay too: the vote it repeats may have been committed by a process that died
+        # before announcing it, and then the hall screen's count would stay behind
+        # (tests/test_cluster.py). Coalesced, so a resend costs one count per flush at most.
+        if any(r.status in ("recorded", "replay") for r in results):
             announce_turnout(poll.event_id, poll.id, db)
         elif all(r.status in ("closed", "not_found") for r in results):
             self._polls.pop(poll_id, None)
