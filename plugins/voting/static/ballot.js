@@ -138,7 +138,9 @@
       refresh(id);
       return;
     }
-    if (ack && ack.error === 'busy') {
+    // Busy, or the database out of reach for a moment: nothing was saved, and the same vote
+    // (same nonce) is sent again until it is answered.
+    if (ack && (ack.error === 'busy' || ack.error === 'unavailable')) {
       sending(id, ack.message);
       setTimeout(function () { send(id); }, 3000);
       return;
