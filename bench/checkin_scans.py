@@ -17,6 +17,15 @@ verdicts, and the server's CPU use; the database is checked to hold every acknow
     python bench/checkin_scans.py --db postgresql://postgres@127.0.0.1:5432/postgres
     python bench/checkin_scans.py --rates 300,600,900 --seconds 20 --profile 300
     python bench/checkin_scans.py --cost --rates ""       # one scan at a time, by part
+
+Cluster mode (`--processes 1,2`, PostgreSQL, gevent): the production set-up of tests/cluster.py
+for each count (N gunicorns with one gevent worker each, a private Redis as message queue,
+nginx in front; bench/checkin_server.py BenchCluster, instrumented the same way). The stations
+sign in and connect through nginx, each carrying a route cookie picked so that they are split
+evenly over the processes (station i on process i mod N).
+
+    python bench/checkin_scans.py --async-mode gevent --processes 1,2 \\
+        --db postgresql://postgres@127.0.0.1:5432/postgres --rates 200,300,400,600
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import random
 import secrets
 import sys
@@ -39,7 +49,10 @@ from checkin_server import (  # noqa: E402
     PASSWORD,
     SECRET_KEY,
     Bench,
+    BenchCluster,
     Profiler,
+    cpu_delta,
+    cpu_snapshot,
     machine,
     summary,
 )
@@ -142,8 +155,15 @@ async def step(stations: list[Station], list_id: int, rate: float, seconds: floa
     }
 
 
-async def run(bench: Bench, args) -> list[dict]:
-    cookies = [bench.sign_in(u) for u in bench.stations]
+async def run(bench: Bench, args, target: dict | None = None) -> list[dict]:
+    """`target` (cluster mode): `stats` (merged /_bench/stats), `pid` (profiled), `pids`
+    (server processes, for the CPU breakdown), `routes` (a route cookie per station),
+    `list0` (the first of this target's lists)."""
+    target = target or {"stats": bench.stats, "pid": bench.proc.pid, "pids": [bench.proc.pid],
+                        "routes": [None] * len(bench.stations), "list0": 0}
+    stats = target["stats"]
+    cookies = [bench.sign_in(u, route=r) for u, r in zip(bench.stations, target["routes"],
+                                                            strict=True)]
     stations = [Station(f"Cổng {i + 1}", c) for i, c in enumerate(cookies)]
     for st in stations:
         await st.connect(bench.url)
@@ -158,13 +178,17 @@ async def run(bench: Bench, args) -> list[dict]:
         if broke is not None and rate != args.target and not args.all:
             print(f"\n== offered {rate:.0f} scans/s: skipped (broke at {broke:.0f}/s)")
             continue
-        bench.stats(reset=True)
+        stats(reset=True)
         prof = None
         if rate in args.profile:
-            prof = Profiler(bench.proc.pid, bench.tmp / f"profile-{rate}.txt", args.seconds)
-        row = await step(stations, bench.list_ids[i], rate, args.seconds, badges, rnd,
-                         args.unknown, args.retry)
-        row["server"] = bench.stats()
+            prof = Profiler(target["pid"], bench.tmp / f"profile-{rate}.txt", args.seconds,
+                            gil=args.async_mode == "threading")
+        snap0 = cpu_snapshot({"app": set(target["pids"]), "driver": {os.getpid()}})
+        row = await step(stations, bench.list_ids[target["list0"] + i], rate, args.seconds,
+                         badges, rnd, args.unknown, args.retry)
+        row["cpu"] = cpu_delta(snap0, cpu_snapshot({"app": set(target["pids"]),
+                                                    "driver": {os.getpid()}}))
+        row["server"] = stats()
         if prof is not None:
             row["profile"] = prof.finish()
         rows.append(row)
@@ -209,6 +233,15 @@ def print_row(r: dict) -> bool:
           f"{s['threads']} threads, RSS {s['rss_mb']:.0f} MB; load generator CPU "
           f"{r['load_cpu']:.1f} s")
     print(f"   verdicts: {dict(sorted(r['verdicts'].items()))}")
+    if "cpu_per_process" in s:
+        print("   server CPU per process: " + " / ".join(
+            f"{100 * x / s['wall_s']:.0f}%" for x in s["cpu_per_process"]) + " of one core")
+    if r.get("cpu"):
+        c = r["cpu"]
+        print(f"   CPU s during the step ({c['_wall']:.1f} s wall, machine busy {c['_busy']:.1f}"
+              f" s of {c['_wall'] * (os.cpu_count() or 1):.1f}): " + ", ".join(
+                  f"{k} {v:.1f}" for k, v in sorted(c.items(), key=lambda kv: -kv[1])
+                  if not k.startswith("_")))
     if r.get("profile"):
         print("   profile (py-spy --gil, server process):")
         print("     " + r["profile"].replace("\n", "\n     "))
@@ -297,6 +330,43 @@ def _count(words: list[str]) -> list[tuple[str, int]]:
     return list(out.items())
 
 
+def run_cluster(bench: Bench, args, counts: list[int]) -> tuple[list[dict], list[dict]]:
+    """Each process count in turn: BenchCluster, stations split evenly over the processes by
+    their route cookies, the same steps into fresh lists."""
+    rows, warms = [], []
+    for k, count in enumerate(counts):
+        bc = BenchCluster(bench, count)
+        try:
+            # Route values picked so that station i lands on process i mod N.
+            routes = []
+            for i in range(len(bench.stations)):
+                for j in range(1000):
+                    value = f"station-{i}-{j}"
+                    if bc.routes([value])[0] == i % count:
+                        routes.append(value)
+                        break
+                else:
+                    raise RuntimeError("no route value found for a process")
+            bench.url = bc.url
+            workers = bc.workers()
+            split = [len(range(p, len(routes), count)) for p in range(count)]
+            print(f"\n#### gunicorn ×{count} (one gevent worker each), Redis queue, nginx in "
+                  f"front; {len(bench.stations)} stations split {split}; "
+                  f"load average {os.getloadavg()[0]:.2f}")
+            r, warm = asyncio.run(run(bench, args, {
+                "stats": bc.stats, "pid": workers[0], "pids": bc.pids(), "routes": routes,
+                "list0": k * len(args.rates)}))
+            for row in r:
+                row["setup"] = f"gunicorn ×{count}"
+            rows += r
+            warms.append(warm)
+        finally:
+            bc.stop()
+            bench.url = ""
+        time.sleep(3)
+    return rows, warms
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", help="PostgreSQL URL of a server to make a scratch database on "
@@ -324,12 +394,19 @@ def main() -> None:
                     help="first time single scans in this process, by part (see cost())")
     ap.add_argument("--seed", type=int, default=2027)
     ap.add_argument("--keep", action="store_true", help="keep the temp folder (logs, profiles)")
+    ap.add_argument("--processes", default="",
+                    help="cluster mode (needs --db and --async-mode gevent): the production "
+                         "set-up for each process count, e.g. 1,2 (see the module's docstring)")
     args = ap.parse_args()
+    counts = [int(x) for x in args.processes.split(",") if x]
+    if counts and (not args.db or args.async_mode != "gevent"):
+        ap.error("--processes needs --db (PostgreSQL) and --async-mode gevent")
     args.rates = [float(x) for x in args.rates.split(",") if x]
     args.profile = {float(x) for x in args.profile.split(",") if x}
 
     t = time.perf_counter()
-    bench = Bench(pg=args.db, delegates=args.delegates, lists=len(args.rates),
+    bench = Bench(pg=args.db, delegates=args.delegates,
+                  lists=len(args.rates) * max(1, len(counts)),
                   stations=args.stations, redis=args.redis, async_mode=args.async_mode,
                   serialize_scans=args.serialize_scans)
     try:
@@ -345,12 +422,16 @@ def main() -> None:
             cost(bench)
         if not args.rates:
             return
-        bench.start_server()
-        rows, warm = asyncio.run(run(bench, args))
+        if counts:
+            rows, warms = run_cluster(bench, args, counts)
+        else:
+            bench.start_server()
+            rows, warm = asyncio.run(run(bench, args))
+            warms = [warm]
         stored = sum(bench.count_scans().values())
         expected = sum(r["answered"] - r["errors"] - r["verdicts"].get("replay", 0)
-                       for r in [warm, *rows])
-        unanswered = sum(r["n"] - r["answered"] for r in [warm, *rows])
+                       for r in [*warms, *rows])
+        unanswered = sum(r["n"] - r["answered"] for r in [*warms, *rows])
         print(f"\nscans stored: {stored}; acknowledged as new, warm-up included: {expected}"
               + (": ok" if stored == expected else
                  f"; {unanswered} sends never answered within the wait" if unanswered else
@@ -358,20 +439,28 @@ def main() -> None:
         ok = [r["offered"] for r in rows if sustained(r)]
         print(f"\nhighest rate sustained with server p99 < 50 ms: "
               f"{max(ok):.0f} scans/s" if ok else "\nno rate sustained with server p99 < 50 ms")
-        target = [r for r in rows if r["offered"] == args.target]
-        if target:
-            print(f"target {args.target:.0f} scans/s with p99 < 50 ms: "
-                  f"{'MET' if sustained(target[0]) else 'NOT MET'}")
-        print("\n| offered /s | answered /s | server p50 | p95 | p99 | max | station ack p50 | "
-              "p99 | server CPU |")
-        print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for target in [r for r in rows if r["offered"] == args.target]:
+            print(f"target {args.target:.0f} scans/s with p99 < 50 ms"
+                  + (f" ({target['setup']})" if "setup" in target else "") + ": "
+                  + ("MET" if sustained(target) else "NOT MET"))
+        print("\n| set-up | offered /s | answered /s | server p50 | p95 | p99 | max | "
+              "station ack p50 | p99 | server CPU | CPU s: app / postgres / nginx / redis / "
+              "driver / other+unaccounted (busy of wall×cores) |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
         for r in rows:
             m = r["server"]["metrics"].get("scan_total", summary([]))
             c = r["client"]
-            print(f"| {r['offered']:.0f} | {r['ack_rate']:.0f} | {m['p50']:.1f} ms | "
+            u = r.get("cpu", {})
+            print(f"| {r.get('setup', 'daihoi run')} "
+                  f"| {r['offered']:.0f} | {r['ack_rate']:.0f} | {m['p50']:.1f} ms | "
                   f"{m['p95']:.1f} ms | {m['p99']:.1f} ms | {m['max']:.0f} ms | "
                   f"{c['p50']:.1f} ms | {c['p99']:.1f} ms | "
-                  f"{100 * r['server']['cpu_s'] / r['server']['wall_s']:.0f}% |")
+                  f"{100 * r['server']['cpu_s'] / r['server']['wall_s']:.0f}% | "
+                  + " / ".join(f"{u.get(k, 0):.1f}" for k in ("app", "postgres", "nginx",
+                                                             "redis", "driver"))
+                  + f" / {u.get('other', 0) + u.get('unaccounted', 0):.1f} "
+                  f"({u.get('_busy', 0):.1f} of "
+                  f"{u.get('_wall', 0) * (os.cpu_count() or 1):.1f}) |")
     finally:
         bench.close(keep=args.keep)
     print(f"\ntotal {time.perf_counter() - t:.0f} s")

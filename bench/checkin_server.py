@@ -366,11 +366,15 @@ class Bench:
             params["raw"] = "1"
         return requests.get(self.url + "/_bench/stats", params=params, timeout=30).json()
 
-    def sign_in(self, username: str) -> str:
-        """Sign in through the login form (CSRF token and all); the Cookie header to send."""
+    def sign_in(self, username: str, route: str | None = None) -> str:
+        """Sign in through the login form (CSRF token and all); the Cookie header to send.
+        `route`: a `daihoi_route` cookie to carry from the start (behind nginx, it picks the
+        app process: BenchCluster.routes)."""
         import requests
 
         s = requests.Session()
+        if route is not None:
+            s.cookies.set("daihoi_route", route)
         page = s.get(self.url + "/login", timeout=30).text
         token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
         data = {"username": username, "password": PASSWORD}
@@ -843,6 +847,191 @@ def serve(port: int) -> None:
     core.app.create_app = create_instrumented_app
     # Exactly `daihoi run`: the CLI's own command, in this process.
     daihoi(["run", "--host", "127.0.0.1", "--port", str(port)])
+
+
+
+# ---------------------------------------------------------------- the production set-up
+
+# Put on the PYTHONPATH of a cluster's gunicorns (cluster_env): in the worker, once gunicorn
+# has loaded `wsgi:app` (after gevent's monkey-patching, before post_worker_init's gc.freeze),
+# the same instrumentation as `daihoi run` above gets, /_bench/stats on each process's port.
+SITECUSTOMIZE = """\
+import os
+
+if os.environ.get("BENCH_INSTRUMENT") == "1":
+    try:
+        from gunicorn.workers import base as _base
+    except ImportError:
+        _base = None
+    if _base is not None:
+        _load_wsgi = _base.Worker.load_wsgi
+
+        def _instrumented_load_wsgi(self):
+            _load_wsgi(self)
+            import sys
+
+            sys.path.insert(0, os.environ["BENCH_DIR"])
+            from checkin_server import instrument_loaded
+
+            instrument_loaded(self.wsgi)
+
+        _base.Worker.load_wsgi = _instrumented_load_wsgi
+"""
+
+
+def instrument_loaded(app) -> None:
+    """In a gunicorn worker (SITECUSTOMIZE): instrument the app gunicorn loaded."""
+    instrument(app, Recorder())
+
+
+def cluster_env(folder: Path, instrument_app: bool = True) -> dict:
+    """Environment for tests.cluster.Cluster's processes: the bench's locale and, with
+    `instrument_app`, the instrumentation of SITECUSTOMIZE (not the app's code)."""
+    env = {"DAIHOI_LOCALE": "vi"}
+    if instrument_app:
+        site = folder / "site"
+        site.mkdir(parents=True, exist_ok=True)
+        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        env.update({"PYTHONPATH": str(site), "BENCH_INSTRUMENT": "1",
+                    "BENCH_DIR": str(Path(__file__).resolve().parent)})
+    return env
+
+
+class BenchCluster:
+    """The production set-up (tests/cluster.py) on a Bench's database: a private Redis, N
+    gunicorns (one gevent worker each), nginx in front; instrumented unless told not to."""
+
+    def __init__(self, bench: Bench, processes: int, *, nginx: bool = True,
+                 instrument_app: bool = True, env: dict | None = None) -> None:
+        from tests.cluster import Cluster, RedisServer
+
+        self.folder = bench.tmp / f"cluster-{processes}-{uuid.uuid4().hex[:6]}"
+        self.redis = RedisServer(self.folder / "redis").start()
+        extra = cluster_env(self.folder, instrument_app)
+        if bench.flush is not None:
+            extra["DAIHOI_REALTIME_FLUSH_SECONDS"] = str(bench.flush)
+        if bench.experiments:
+            extra["BENCH_EXPERIMENTS"] = ",".join(bench.experiments)
+        extra.update(env or {})
+        self.instrumented = instrument_app
+        self.cluster = Cluster(self.folder, database_url=bench.db_url, redis_url=self.redis.url,
+                               processes=processes, nginx=nginx, secret_key=SECRET_KEY,
+                               env=extra)
+        try:
+            self.cluster.start()
+        except Exception:
+            self.cluster.stop()
+            self.redis.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        return self.cluster.url
+
+    @property
+    def apps(self) -> list:
+        return self.cluster.apps
+
+    def workers(self) -> list[int]:
+        """Each process's gunicorn worker (the arbiter left out), in the order of `apps`."""
+        out = []
+        for a in self.cluster.apps:
+            ws = [p for p in a.pids if p != a.proc.pid]
+            out.append(ws[0] if ws else a.proc.pid)
+        return out
+
+    def pids(self) -> list[int]:
+        return [p for a in self.cluster.apps for p in a.pids]
+
+    def stats(self, reset: bool = False, raw: bool = False) -> dict:
+        """Every process's /_bench/stats, merged (samples pooled, CPU summed)."""
+        import requests
+
+        params = {"reset": "1"} if reset else {}
+        params["raw"] = "1"
+        parts = [requests.get(a.url + "/_bench/stats", params=params, timeout=30).json()
+                 for a in self.cluster.apps]
+        samples: dict[str, list[float]] = {}
+        marks: dict[str, list] = {}
+        for p in parts:
+            for k, v in p.get("raw", {}).items():
+                samples.setdefault(k, []).extend(v)
+            for k, v in p.get("marks", {}).items():
+                marks.setdefault(k, []).extend(v)
+        out = {"wall_s": max(p["wall_s"] for p in parts),
+               "cpu_s": sum(p["cpu_s"] for p in parts),
+               "cpu_per_process": [p["cpu_s"] for p in parts],
+               "threads": sum(p["threads"] for p in parts),
+               "rss_mb": sum(p["rss_mb"] for p in parts),
+               "rss_per_process": [p["rss_mb"] for p in parts],
+               "metrics": {k: summary(v) for k, v in samples.items()}}
+        if raw:
+            out["raw"] = samples
+            out["marks"] = marks
+        return out
+
+    def routes(self, values: list[str]) -> list[int]:
+        """Which process (index in `apps`) nginx sends each route-cookie value to."""
+        import requests
+
+        port_index = {a.port: i for i, a in enumerate(self.cluster.apps)}
+        out = []
+        with requests.Session() as s:
+            for v in values:
+                r = s.get(self.url + "/health", headers={"Cookie": f"daihoi_route={v}"},
+                          timeout=10)
+                s.cookies.clear()
+                up = r.headers.get("X-Upstream", "")
+                out.append(port_index.get(int(up.rsplit(":", 1)[1]), -1) if ":" in up else -1)
+        return out
+
+    def stop(self) -> None:
+        self.cluster.stop()
+        self.redis.stop()
+
+
+def cpu_snapshot(groups: dict[str, set[int]]) -> dict:
+    """CPU seconds so far of every process on the machine, by pid and group (`groups` names
+    pid sets; otherwise postgres, nginx, redis by name, or "other"), and the machine's busy
+    and idle seconds (/proc/stat)."""
+    tck = os.sysconf("SC_CLK_TCK")
+    names = {"postgres": "postgres", "nginx": "nginx", "redis-server": "redis"}
+    procs: dict[int, tuple[str, float]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        pid = int(d)
+        comm = raw[raw.find("(") + 1:raw.rfind(")")]
+        f = raw.rsplit(")", 1)[1].split()
+        group = next((g for g, s in groups.items() if pid in s), None) or names.get(comm,
+                                                                                    "other")
+        procs[pid] = (group, (int(f[11]) + int(f[12])) / tck)
+    cpu = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = (cpu[3] + cpu[4]) / tck
+    return {"procs": procs, "busy": (sum(cpu[:8]) / tck) - idle, "idle": idle,
+            "t": time.monotonic()}
+
+
+def cpu_delta(a: dict, b: dict) -> dict:
+    """CPU seconds used between two snapshots, by group; `_busy`/`_idle`/`_wall` machine-wide."""
+    out: dict[str, float] = {}
+    for pid, (group, t) in b["procs"].items():
+        before = a["procs"].get(pid)
+        used = t - (before[1] if before and before[0] == group else 0.0)
+        if used > 0:
+            out[group] = out.get(group, 0.0) + used
+    busy = b["busy"] - a["busy"]
+    # Busy time no process here accounts for: work outside this PID namespace (other
+    # sessions on the host) or processes that came and went between the two snapshots.
+    out["unaccounted"] = max(0.0, busy - sum(out.values()))
+    out["_busy"] = busy
+    out["_idle"] = b["idle"] - a["idle"]
+    out["_wall"] = b["t"] - a["t"]
+    return out
 
 
 if __name__ == "__main__":

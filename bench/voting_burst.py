@@ -71,7 +71,10 @@ from checkin_server import (  # noqa: E402
     EXPERIMENTS,
     ROOT,
     Bench,
+    BenchCluster,
     Profiler,
+    cpu_delta,
+    cpu_snapshot,
     free_port,
     machine,
     summary,
@@ -357,6 +360,8 @@ async def vote_step(target: dict, clients: Clients, args, *, label: str, poll_in
                     n: int, spread: float, profile: bool) -> dict:
     """One measured step: n phones vote in a fresh poll, all at once or over `spread` s."""
     bench: Bench | None = target.get("bench")
+    stats = target.get("stats")  # the server's /_bench/stats (None: not instrumented)
+    poll_index += target.get("poll0", 0)
     poll_id = bench.poll_ids[poll_index] if bench else poll_index + 1
     options = bench.poll_options[poll_index] if bench else [1, 2, 3]
     seats = bench.poll_seats if bench else 1
@@ -367,12 +372,17 @@ async def vote_step(target: dict, clients: Clients, args, *, label: str, poll_in
         gc_info = requests.get(bench.url + "/_bench/gc", params={"freeze": "1"}, timeout=60).json()
         print(f"   (experiment: gc.collect() {gc_info['ms']:.0f} ms, then gc.freeze(): "
               f"{gc_info['frozen']} objects frozen)")
-    if bench:
+    if stats:
         try:
-            bench.stats(reset=True)
+            stats(reset=True)
         except Exception:  # noqa: BLE001, S110 - an overwhelmed server: figures missing only
             pass
-    cpu0 = _cpu_s(target["pid"])
+    pids = target.get("pids") or [target["pid"]]
+    groups = {"app": set(pids), "clients": {p.pid for p in clients.procs},
+              "driver": {os.getpid()}}
+    snap0 = cpu_snapshot(groups)
+    per0 = [_cpu_s(p) for p in target.get("workers", [])]
+    cpu0 = sum(_cpu_s(p) for p in pids)
     lead = 1.5 if profile else 0.5
     t0 = time.monotonic() + lead
     prof = None
@@ -395,15 +405,19 @@ async def vote_step(target: dict, clients: Clients, args, *, label: str, poll_in
             bench and target["projector"].final(poll_id, expected)[0] is not None):
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.2)
-    cpu1 = _cpu_s(target["pid"])
+    cpu1 = sum(_cpu_s(p) for p in pids)
+    per1 = [_cpu_s(p) for p in target.get("workers", [])]
+    snap1 = cpu_snapshot(groups)
     records = [r for o in outs for r in json.loads(Path(o).read_text())]
     row = analyse(records, n)
     row.update({"label": label, "n": n, "spread": spread, "poll": poll_id,
                 "client_cpu_s": sum(r["cpu_s"] for r in replies),
                 "dropped": sum(r["dropped"] for r in replies)})
+    row["cpu"] = cpu_delta(snap0, snap1)
+    row["cpu_per_process"] = [b - a for a, b in zip(per0, per1, strict=True)]
     if bench:
         try:
-            row["server"] = bench.stats(raw=True)
+            row["server"] = stats(raw=True) if stats else {"metrics": {}}
         except Exception as exc:  # noqa: BLE001 - an overwhelmed server: reported, not fatal
             print(f"   (server figures unavailable: {type(exc).__name__})")
             row["server"] = {"metrics": {}}
@@ -573,6 +587,15 @@ def print_row(r: dict, target: str) -> None:
                                                 f"NEVER seen (last count {r['projector_last']})"))
     print(f"   server CPU {r['server_cpu_s']:.2f} s; clients CPU {r['client_cpu_s']:.2f} s; "
           f"phones dropped {r['dropped']}")
+    if r.get("cpu_per_process"):
+        print("   server CPU per process (gunicorn worker): " + " / ".join(
+            f"{x:.2f}" for x in r["cpu_per_process"]) + " s")
+    if r.get("cpu"):
+        c = r["cpu"]
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in sorted(c.items(), key=lambda kv: -kv[1])
+                          if not k.startswith("_"))
+        print(f"   CPU s during the step ({c['_wall']:.1f} s wall; machine busy {c['_busy']:.2f}"
+              f" s, idle {c['_idle']:.2f} s of {os.cpu_count()} cores): {parts}")
     if r.get("profile"):
         print("   profile (py-spy, server process):")
         print("     " + r["profile"].replace("\n", "\n     "))
@@ -585,8 +608,11 @@ async def run_target(target: dict, args, steps: list[int]) -> dict:
     name = target["name"]
     if bench:
         target["projector"] = Projector()
-        await target["projector"].connect(bench.url, bench.projector_token)
+        await target["projector"].connect(target.get("projector_url", bench.url),
+                                          bench.projector_token)
     await asyncio.sleep(0.5)
+    workers = target.get("workers") or [target["pid"]]
+    phone_process = target.get("phone_process")  # the process each phone lands on (cluster)
     clients = await Clients.start(target["url"], target["cookies"], args.procs, args.batch)
     broke = None
     poll = 0
@@ -595,11 +621,13 @@ async def run_target(target: dict, args, steps: list[int]) -> dict:
             if broke is not None and not args.all:
                 print(f"\n== {name}: {n} phones: skipped (broke at {broke})")
                 continue
-            rss0 = rss_mb(target["pid"])
+            rss0s = [rss_mb(p) for p in workers]
+            rss0 = sum(rss0s)
             before = out["memory"][-1]["connected"] if out["memory"] else 0
             replies = await clients.ask([{"cmd": "connect", "upto": n}] * len(clients.procs))
             await asyncio.sleep(2)  # settle (handshakes' garbage, pings)
-            rss1 = rss_mb(target["pid"])
+            rss1s = [rss_mb(p) for p in workers]
+            rss1 = sum(rss1s)
             connected = sum(r["connected"] for r in replies)
             failed = sum(r["failed"] for r in replies)
             cm = summary([x for r in replies for x in r["connect_ms"]])
@@ -607,12 +635,20 @@ async def run_target(target: dict, args, steps: list[int]) -> dict:
                    "seconds": max(r["seconds"] for r in replies), "rss_before": rss0,
                    "rss_after": rss1, "per_conn_kb": (rss1 - rss0) * 1024 / max(
                        1, connected - before), "connect": cm,
-                   "failures": sorted({f for r in replies for f in r["failures"]})[:5]}
+                   "failures": sorted({f for r in replies for f in r["failures"]})[:5],
+                   "rss_before_per_process": rss0s, "rss_after_per_process": rss1s}
+            if phone_process is not None:
+                mem["phones_per_process"] = [sum(1 for x in phone_process[:n] if x == i)
+                                             for i in range(len(workers))]
             out["memory"].append(mem)
             print(f"\n{name}: {connected} of {n} phones connected and joined "
                   f"({failed} failed) in {mem['seconds']:.1f} s, {args.batch} at a time; "
                   f"connect+join p50/p99 {cm['p50']:.0f} / {cm['p99']:.0f} ms; server RSS "
                   f"{rss0:.0f} → {rss1:.0f} MB: {mem['per_conn_kb']:.0f} KB per connection")
+            if len(workers) > 1:
+                print("   per process: phones " + " / ".join(
+                    str(x) for x in mem.get("phones_per_process", [])) + "; RSS " + " / ".join(
+                    f"{a:.0f} → {b:.0f}" for a, b in zip(rss0s, rss1s, strict=True)) + " MB")
             if mem["failures"]:
                 print("   failures: " + "; ".join(mem["failures"]))
             if i == 0 and args.warmup:
@@ -696,6 +732,21 @@ def main() -> None:
     ap.add_argument("--profile-top", type=int, default=30)
     ap.add_argument("--seed", type=int, default=2027)
     ap.add_argument("--keep", action="store_true", help="keep the temp folder")
+    ap.add_argument("--processes", default="",
+                    help="cluster mode (needs --db): the production set-up of tests/cluster.py "
+                         "for each count, e.g. 1,2,4: N gunicorns (deploy/gunicorn.conf.py, one "
+                         "gevent worker each), a private Redis as message queue, nginx in front "
+                         "(deploy/nginx); phones through nginx, each with a route cookie of its "
+                         "own, the projector on the first process")
+    ap.add_argument("--compare-run", action="store_true",
+                    help="cluster mode, at 1 process: also `daihoi run` (the instrumented "
+                         "start_server, gevent) behind the same nginx with a Redis queue")
+    ap.add_argument("--no-instrument", action="store_true",
+                    help="cluster mode: gunicorn workers without /_bench/stats "
+                         "(bench/checkin_server.py SITECUSTOMIZE)")
+    ap.add_argument("--cluster-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="cluster mode: more environment for the app processes, e.g. "
+                         "DAIHOI_DB_POOL_SIZE=5 (repeatable)")
     # Internal: a client process, the bare server.
     ap.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
@@ -711,12 +762,18 @@ def main() -> None:
         asyncio.run(client_main(args))
         return
     steps = [int(x) for x in args.steps.split(",") if x] or [args.delegates]
+    counts = [int(x) for x in args.processes.split(",") if x]
+    if counts and not args.db:
+        ap.error("--processes needs --db (PostgreSQL)")
+    if counts and args.async_mode != "gevent":
+        ap.error("--processes: the production set-up is gevent; add --async-mode gevent")
+    targets = len(counts) + (1 if args.compare_run and 1 in counts else 0) if counts else 1
     t_all = time.perf_counter()
     load = os.getloadavg()
     print("DaiHoi voting benchmark (issue 5)")
     bench = Bench(pg=args.db, delegates=max(steps), lists=1, stations=0,
                   async_mode=args.async_mode, flush=args.flush,
-                  voting=polls_needed(args, steps), poll_kind=args.poll,
+                  voting=polls_needed(args, steps) * targets, poll_kind=args.poll,
                   poll_mode="secret" if args.secret else "named",
                   experiments=tuple(x for x in args.experiment.split(",") if x))
     results = {}
@@ -740,15 +797,119 @@ def main() -> None:
             finally:
                 bare.stop()
             time.sleep(2)
-        if not args.bare_only:
+        if counts:
+            results = run_cluster(bench, args, steps, counts, cookies)
+            report_cluster(results, args, steps)
+        elif not args.bare_only:
             bench.start_server()
             results["app"] = asyncio.run(run_target(
                 {"name": "DaiHoi", "key": "app", "url": bench.url, "pid": bench.proc.pid,
-                 "tmp": bench.tmp, "cookies": cookies, "bench": bench}, args, steps))
-        report(results, args, steps)
+                 "tmp": bench.tmp, "cookies": cookies, "bench": bench, "stats": bench.stats},
+                args, steps))
+        if not counts:
+            report(results, args, steps)
     finally:
         bench.close(keep=args.keep)
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s")
+
+
+def run_cluster(bench: Bench, args, steps: list[int], counts: list[int],
+                cookies: Path) -> dict:
+    """Each process count in turn on the same world (fresh polls): a private Redis, the
+    cluster, the phones through nginx; at 1 process with --compare-run, `daihoi run` first."""
+    from tests.cluster import Nginx, RedisServer
+
+    per = polls_needed(args, steps)
+    poll0 = 0
+    results = {}
+    env = dict(x.split("=", 1) for x in args.cluster_env)
+    phone_cookies = json.loads(cookies.read_text())
+    routes = [f"phone-{args.seed}-{g}" for g in range(len(phone_cookies))]
+    routed = bench.tmp / "cookies-routed.json"
+    # A phone keeps the route cookie nginx gave it on its first answer: here each has one.
+    routed.write_text(json.dumps([f"{c}; daihoi_route={r}"
+                                  for c, r in zip(phone_cookies, routes, strict=True)]))
+    for count in counts:
+        if count == 1 and args.compare_run:
+            folder = bench.tmp / "daihoi-run"
+            redis = RedisServer(folder / "redis").start()
+            bench.redis = redis.url
+            nginx = None
+            try:
+                url = bench.start_server(env_extra={"DAIHOI_PROXY_COUNT": "1", **env})
+                nginx = Nginx(folder / "nginx", [int(url.rsplit(":", 1)[1])]).start()
+                pid = bench.proc.pid
+                print(f"\n#### daihoi run (gevent, instrumented), 1 process, Redis queue, nginx "
+                      f"in front; load average {os.getloadavg()[0]:.2f}")
+                results["run-1"] = asyncio.run(run_target(
+                    {"name": "daihoi run ×1", "key": "run1", "url": nginx.url, "pid": pid,
+                     "pids": [pid], "workers": [pid], "tmp": bench.tmp, "cookies": routed,
+                     "bench": bench, "stats": bench.stats, "projector_url": url,
+                     "poll0": poll0, "processes": 1, "server": "daihoi run"}, args, steps))
+            finally:
+                if nginx is not None:
+                    nginx.stop()
+                bench.stop_server()
+                redis.stop()
+                bench.redis = None
+            poll0 += per
+            time.sleep(3)
+        bc = BenchCluster(bench, count, instrument_app=not args.no_instrument, env=env)
+        try:
+            phone_process = bc.routes(routes[:max(steps)])
+            workers = bc.workers()
+            print(f"\n#### gunicorn ×{count} (one gevent worker each), Redis queue, nginx in "
+                  f"front; workers {workers}; phones per process "
+                  f"{[phone_process.count(i) for i in range(count)]} (of {max(steps)}); load "
+                  f"average {os.getloadavg()[0]:.2f}")
+            results[f"gunicorn-{count}"] = asyncio.run(run_target(
+                {"name": f"gunicorn ×{count}", "key": f"g{count}", "url": bc.url,
+                 "pid": workers[0], "pids": bc.pids(), "workers": workers, "tmp": bench.tmp,
+                 "cookies": routed, "bench": bench,
+                 "stats": None if args.no_instrument else bc.stats,
+                 "projector_url": bc.apps[0].url, "poll0": poll0,
+                 "phone_process": phone_process, "processes": count, "server": "gunicorn"},
+                args, steps))
+        finally:
+            bc.stop()
+        poll0 += per
+        time.sleep(3)
+    return results
+
+
+def report_cluster(results: dict, args, steps: list[int]) -> None:
+    """Markdown tables: per set-up and step, the burst (and pace), memory, CPU by part."""
+    print("\n| set-up | phones | step | ok / lost / twice | ack p50 | p99 | max | votes/s | "
+          "projector after last ack | server CPU s per process | machine CPU s: app / "
+          "postgres / nginx / redis / clients+driver / other+unaccounted (busy of wall×cores) |")
+    print("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    for name, res in results.items():
+        for r in res["rows"]:
+            c = r.get("cpu", {})
+            pm = r.get("projector_ms")
+            cores = os.cpu_count() or 1
+            print(f"| {name} | {r['n']} | {r['label']} | {r['ok']} / {r.get('lost', '-')} / "
+                  f"{r.get('twice', '-')} | {r['ack']['p50']:.0f} ms | {r['ack']['p99']:.0f} ms"
+                  f" | {r['ack']['max']:.0f} ms | {r['rate']:.0f} | "
+                  + (f"{pm:.0f} ms" if pm is not None else "never") + " | "
+                  + " / ".join(f"{x:.2f}" for x in r.get("cpu_per_process", [])) + " | "
+                  + " / ".join(f"{c.get(k, 0):.2f}" for k in ("app", "postgres", "nginx",
+                                                             "redis"))
+                  + f" / {c.get('clients', 0) + c.get('driver', 0):.2f} / "
+                  f"{c.get('other', 0) + c.get('unaccounted', 0):.2f}"
+                  f" ({c.get('_busy', 0):.1f} of {c.get('_wall', 0) * cores:.1f}) |")
+    print("\n| set-up | phones | connected (failed) | connect s | connect+join p50 / p99 | "
+          "RSS before → after per process | KB per connection |")
+    print("| --- | ---: | --- | ---: | ---: | --- | ---: |")
+    for name, res in results.items():
+        for m in res["memory"]:
+            per = " / ".join(f"{a:.0f} → {b:.0f}" for a, b in zip(
+                m["rss_before_per_process"], m["rss_after_per_process"], strict=True))
+            print(f"| {name} | {m['n']} | {m['connected']} ({m['failed']}) | "
+                  f"{m['seconds']:.1f} | {m['connect']['p50']:.0f} / {m['connect']['p99']:.0f} "
+                  f"ms | {per} MB | {m['per_conn_kb']:.0f} |")
+        print(f"{name}: " + (f"first break at {res['broke']} phones" if res["broke"]
+                             else f"no break up to {steps[-1]} phones"))
 
 
 def report(results: dict, args, steps: list[int]) -> None:

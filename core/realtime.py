@@ -226,7 +226,7 @@ class Evictor:
         if redis_url:
             import redis
 
-            self._redis = redis.Redis.from_url(redis_url)
+            self._redis = redis.Redis.from_url(redis_url, **REDIS_OPTIONS)
             sio.start_background_task(self._listen)
 
     def evict(self, room_name: str) -> None:
@@ -399,11 +399,26 @@ def _dispatch(handler: SocketHandler, payload: Any) -> Any:
         return _error("server_error", _("Something went wrong; nothing was saved. Try again."))
 
 
+# A Redis that cannot be reached must fail fast, not hang a request for the kernel's TCP
+# timeout; keepalive finds a connection that died silently (a network cut, not a restart).
+REDIS_OPTIONS = {"socket_connect_timeout": 3, "socket_keepalive": True}
+
+
+def _message_queue(app: Flask) -> dict:
+    url = app.config["REDIS_URL"]
+    if not url:
+        return {}
+    import socketio
+
+    return {"client_manager": socketio.RedisManager(url, channel="flask-socketio",
+                                                    redis_options=REDIS_OPTIONS)}
+
+
 def init_realtime(app: Flask) -> SocketIO:
     sio = SocketIO(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        message_queue=app.config["REDIS_URL"],
+        **_message_queue(app),
         manage_session=False,
         # Same-origin only: a page of another site cannot ride a delegate's cookie.
         cors_allowed_origins=app.config.get("SOCKETIO_CORS_ORIGINS"),
