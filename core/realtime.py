@@ -117,18 +117,28 @@ class Publisher:
     times a second, not every intermediate one, so the newest payload per key wins. A keyed
     payload may be a function: it is then called once per flush, in an app context, so an
     expensive figure (an attendance count) is computed a few times a second, not per scan.
+
+    `settle`: with several processes, each computes and sends the figure after its own
+    commits, and two sends through Redis may arrive in the other order (a count of 999 after
+    the 1,000 of another process). A settled key is computed and sent once more when it has
+    been quiet for SETTLE_SECONDS, by every process that sent it, so the last value a screen
+    gets is one computed after every commit.
     """
+
+    SETTLE_SECONDS = 1.0
 
     def __init__(self, sio: SocketIO, interval: float, app: Flask) -> None:
         self.app = app
         self.sio = sio
         self.interval = interval
         self._pending: dict[tuple, Any] = {}
+        self._settle: dict[tuple, tuple[Any, float]] = {}
+        self._settled_keys: set[tuple] = set()
         self._lock = threading.Lock()
         self._running = False
 
     def publish(self, event_id: int, audiences: tuple[str, ...], name: str, data: Any,
-                key: str | None = None) -> None:
+                key: str | None = None, settle: bool = False) -> None:
         # One emit to several rooms reaches a connection in two of them once.
         targets = tuple(room(event_id, a) for a in audiences)
         if key is None:
@@ -136,6 +146,8 @@ class Publisher:
             return
         with self._lock:
             self._pending[(targets, name, key)] = data
+            if settle:
+                self._settled_keys.add((targets, name, key))
             if not self._running:
                 self._running = True
                 self.sio.start_background_task(self._flush_loop)
@@ -143,6 +155,19 @@ class Publisher:
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
+            due = time.monotonic() + self.SETTLE_SECONDS
+            for k, data in pending.items():
+                if k in self._settled_keys:
+                    self._settle[k] = (data, due)
+            now = time.monotonic()
+            for k, (data, when) in list(self._settle.items()):
+                if when <= now and k not in pending:
+                    pending[k] = data
+                    del self._settle[k]
+                    self._settled_keys.discard(k)
+        self._send(pending)
+
+    def _send(self, pending: dict[tuple, Any]) -> None:
         for (targets, name, _key), data in pending.items():
             try:
                 if callable(data):
@@ -164,7 +189,7 @@ class Publisher:
             except Exception:  # noqa: BLE001 - a failed emit must not stop later updates
                 logger.exception("realtime flush failed")
             with self._lock:
-                if not self._pending:
+                if not self._pending and not self._settle:
                     self._running = False
                     return
 
@@ -174,27 +199,30 @@ def _audiences(audience: str | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def publish(event: Event | int, name: str, data: Any, *,
-            audience: str | tuple[str, ...] = "all", key: str | None = None) -> None:
+            audience: str | tuple[str, ...] = "all", key: str | None = None,
+            settle: bool = False) -> None:
     """Send `name` to an event's audience(s) now; give `key` to coalesce frequent updates.
 
     With a key, `data` may be a function of no arguments, called at flush time in an app
-    context. Use `publish_after_commit` for anything announcing a change to the database.
+    context; `settle=True` sends such a figure once more when the key has been quiet for a
+    second (Publisher), for figures that must end right on every screen (a turnout, an
+    attendance). Use `publish_after_commit` for anything announcing a change to the database.
     """
     event_id = event if isinstance(event, int) else event.id
     current_app.extensions["daihoi_publisher"].publish(event_id, _audiences(audience), name,
-                                                       data, key)
+                                                       data, key, settle)
 
 
 def publish_after_commit(event: Event | int, name: str, data: Any, *,
                          audience: str | tuple[str, ...] = "all", key: str | None = None,
-                         db: Session | None = None) -> None:
+                         settle: bool = False, db: Session | None = None) -> None:
     """Like `publish`, once `db`'s transaction has committed (and never if it rolls back)."""
     app = current_app._get_current_object()
     event_id = event if isinstance(event, int) else event.id
 
     def send() -> None:
         with app.app_context():
-            publish(event_id, name, data, audience=audience, key=key)
+            publish(event_id, name, data, audience=audience, key=key, settle=settle)
 
     after_commit(send, db)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 import socketio
@@ -135,6 +136,25 @@ def test_keyed_updates_are_coalesced(live_app, live, world, sockets):
             publish(ev_id, "counter", {"n": i}, key="present")
     assert wait_for(lambda: c.got("counter") and c.got("counter")[-1] == {"n": 199})
     assert len(c.got("counter")) <= 3  # 200 updates inside one flush interval
+
+
+def test_a_settled_figure_is_computed_and_sent_again_once_quiet(live_app, live, world,
+                                                                sockets):
+    # Several processes each send a figure after their own commits; through Redis the sends
+    # may cross, so the figure goes out once more, computed afresh, a second after the last.
+    c = sockets("a.secretariat")
+    c.call("join", EV)
+    figure = {"n": 0}
+    with live_app.app_context():
+        ev_id = world.ids["a"]
+        publish(ev_id, "figure", lambda: dict(figure), key="present", settle=True)
+        publish(ev_id, "plain", lambda: dict(figure), key="other")
+    assert wait_for(lambda: c.got("figure") == [{"n": 0}] and c.got("plain") == [{"n": 0}])
+    figure["n"] = 7  # changed by another process: this one has nothing more to send
+    assert wait_for(lambda: c.got("figure") == [{"n": 0}, {"n": 7}], 3)
+    time.sleep(1.5)
+    assert c.got("figure") == [{"n": 0}, {"n": 7}]  # once, not for ever
+    assert c.got("plain") == [{"n": 0}]
 
 
 def test_a_module_switched_off_ignores_its_socket_events(live_app, live, world, sockets):

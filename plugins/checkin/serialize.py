@@ -100,7 +100,7 @@ def announce_change(event: Event, lst: CheckinList) -> None:
                 "scans": [recent_json(s, d) for s, d in services.recent_scans(db, ev, current)]}
 
     publish_after_commit(event_id, "checkin:attendance", attendance,
-                         audience=("staff", "projector"), key=f"checkin:{list_id}")
+                         audience=("staff", "projector"), key=f"checkin:{list_id}", settle=True)
     publish_after_commit(event_id, "checkin:recent", recent, audience="staff",
                          key=f"checkin:recent:{list_id}")
 

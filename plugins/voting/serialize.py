@@ -81,7 +81,7 @@ def announce_turnout(event_id: int, poll_id: int, db: Session) -> None:
         return turnout_json(session(), poll_id)
 
     publish_after_commit(event_id, "voting:turnout", compute, audience=TURNOUT_AUDIENCE,
-                         key=f"voting:turnout:{poll_id}", db=db)
+                         key=f"voting:turnout:{poll_id}", settle=True, db=db)
 
 
 def receipt_text(receipt: str | None) -> str | None:
