@@ -96,6 +96,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
         # Redis restarting must not lock everyone out of signing in: count in memory meanwhile.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 3, "socket_timeout": 3}
+        if redis_url else {},
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "BABEL_DEFAULT_LOCALE": "vi",

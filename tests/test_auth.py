@@ -73,6 +73,19 @@ def test_login_is_throttled_after_five_failures(app, world):
                                   "password": PASSWORD}).status_code == 302
 
 
+def test_with_redis_out_of_reach_sign_in_works_and_is_still_throttled(db_url, tmp_path, world):
+    # Nothing listens on port 1: every counter call to Redis fails at once.
+    app = make_app(db_url, tmp_path, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")
+    c = app.test_client()
+    assert c.post("/login", data={"username": "a.admin", "password": PASSWORD}).status_code == 302
+    c = app.test_client()
+    for _ in range(5):
+        assert c.post("/login", data={"username": "a.reports", "password": "x"}).status_code == 401
+    r = c.post("/login", data={"username": "a.reports", "password": PASSWORD})
+    assert r.status_code == 429  # counted in this process's memory meanwhile
+    app.extensions["daihoi_db"].engine.dispose()
+
+
 def test_successful_logins_do_not_count(app, world):
     for _ in range(8):
         login(app.test_client(), "a.admin")

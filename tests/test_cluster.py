@@ -321,6 +321,8 @@ def test_redis_restarted_the_processes_recover_without_help(cluster, congress, r
     assert phone.call("voting:vote", vote_payload(congress))["ok"]
     health = requests.get(a.url + "/health", timeout=10)
     assert health.status_code == 503 and health.json()["redis"].startswith("error")
+    # Signing in still works (its attempts are counted in memory meanwhile).
+    second = Browser(a.url, "a.delegate2")
     redis_server.start()
     # Nobody restarts anything: announcements posted on A reach the screen on B again (each
     # process's Redis listener reconnects by itself, python-socketio backs off 1 s, 2 s, …).
@@ -334,9 +336,9 @@ def test_redis_restarted_the_processes_recover_without_help(cluster, congress, r
     assert wait_for(relayed, 30), screen.received[-5:]
     assert requests.get(a.url + "/health", timeout=10).status_code == 200
     # The count on the screen catches up with the next vote.
-    second = Browser(a.url, "a.delegate2").socket()
-    assert second.call("join", {"event": REF})["ok"]
-    assert second.call("voting:vote", vote_payload(congress))["ok"]
+    phone2 = second.socket()
+    assert phone2.call("join", {"event": REF})["ok"]
+    assert phone2.call("voting:vote", vote_payload(congress))["ok"]
     assert wait_for(lambda: turnout_seen(screen, congress, 2), 10)
 
 
