@@ -116,7 +116,10 @@ class Heartbeat:
 def redis_connection(app: Flask):
     import redis
 
-    return redis.Redis.from_url(app.config["REDIS_URL"])
+    # Fail fast when Redis is out of reach (the badge page then says so), keepalive for a
+    # connection that died silently; no read timeout: the worker waits on a blocking pop.
+    return redis.Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=3,
+                                socket_keepalive=True)
 
 
 def rq_queue(app: Flask, connection=None):
