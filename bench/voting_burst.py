@@ -588,7 +588,7 @@ def print_row(r: dict, target: str) -> None:
     print(f"   server CPU {r['server_cpu_s']:.2f} s; clients CPU {r['client_cpu_s']:.2f} s; "
           f"phones dropped {r['dropped']}")
     if r.get("cpu_per_process"):
-        print("   server CPU per process (gunicorn worker): " + " / ".join(
+        print("   server CPU per process (worker): " + " / ".join(
             f"{x:.2f}" for x in r["cpu_per_process"]) + " s")
     if r.get("cpu"):
         c = r["cpu"]
