@@ -72,6 +72,9 @@ def create_app(overrides: dict | None = None, *, extra_plugins: tuple = (),
 
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    from core.session_cache import CachingSessionInterface
+
+    app.session_interface = CachingSessionInterface()
     Database().init_app(app)
     _init_login(app)
     CSRFProtect(app)
