@@ -339,6 +339,19 @@ class Cluster:
         """Where a browser goes: nginx, or the first process without it."""
         return self.nginx.url if self.nginx is not None else self.apps[0].url
 
+    def route_to(self, index: int) -> str:
+        """A `daihoi_route` cookie value that nginx sends to process `index` (nginx only)."""
+        import requests
+
+        port = self.apps[index].port
+        for n in range(500):
+            route = f"route-{n}"
+            resp = requests.get(self.url + "/health", cookies={"daihoi_route": route},
+                                timeout=10)
+            if resp.headers.get("X-Upstream", "").endswith(f":{port}"):
+                return route
+        raise RuntimeError(f"no route value reaches process {index}")
+
     def stop(self) -> None:
         if self.nginx is not None:
             self.nginx.stop()

@@ -208,16 +208,6 @@ def test_a_check_in_on_one_process_moves_the_counter_on_the_other(cluster, congr
                                 for x in screen.got("checkin:attendance")), 10)
 
 
-def _route_to(cluster: Cluster, port: int) -> str:
-    """A route cookie value nginx sends to the process on `port`."""
-    for n in range(200):
-        route = f"route-{n}"
-        resp = requests.get(cluster.url + "/login", cookies={"daihoi_route": route}, timeout=10)
-        if resp.headers.get("X-Upstream", "").endswith(f":{port}"):
-            return route
-    raise AssertionError(f"no route reaches port {port}")
-
-
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx)")
 def test_through_nginx_each_browser_stays_on_its_process(cluster, congress, app):
     a, b = cluster.apps
@@ -234,10 +224,10 @@ def test_through_nginx_each_browser_stays_on_its_process(cluster, congress, app)
     assert len(spread) == 2  # twelve browsers do not all land on one process
     # Long-polling needs every request of a connection on one process: a phone whose network
     # blocks websockets votes through nginx on A, the screen sits on B.
-    screen = Browser(cluster.url, route=_route_to(cluster, b.port))
+    screen = Browser(cluster.url, route=cluster.route_to(1))
     screen_socket = screen.socket(auth={"projector": congress["token"]})
     assert screen_socket.call("join", {"event": REF, "as": "projector"})["ok"]
-    phone = Browser(cluster.url, "a.delegate", route=_route_to(cluster, a.port))
+    phone = Browser(cluster.url, "a.delegate", route=cluster.route_to(0))
     polling = phone.socket(transports=("polling",))
     assert polling.sio.transport() == "polling"
     assert polling.call("join", {"event": REF})["ok"]
@@ -252,7 +242,7 @@ def test_through_nginx_each_browser_stays_on_its_process(cluster, congress, app)
 @pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx)")
 def test_a_process_restarted_during_a_vote_loses_no_acknowledged_vote(cluster, congress, app):
     a, b = cluster.apps
-    route_a = _route_to(cluster, a.port)
+    route_a = cluster.route_to(0)
     screen = screen_on(b.url, congress["token"])
     voters = []
     for username in phones():
