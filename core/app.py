@@ -212,7 +212,7 @@ def _init_pages(app: Flask) -> None:
             # The transaction never committed, so nothing of the request is saved; say so,
             # and that trying again is right, instead of a bare 500.
             app.logger.warning("database unavailable: %s", type(exc).__name__)
-            return _error_page(503, unavailable_message(), standalone=True)
+            return _error_page(503, unavailable_message(exc), standalone=True)
         app.logger.exception("unhandled error")
         return _error_page(500, _("Something went wrong; nothing was saved. Try again."))
 

@@ -30,8 +30,14 @@ class Forbidden(ServiceError):
         super().__init__(message, code="forbidden")
 
 
-def unavailable_message() -> str:
+def unavailable_message(exc: BaseException | None = None) -> str:
     """What a request is told when the database could not be reached (core.db
-    `database_unavailable`): its transaction never committed."""
+    `database_unavailable`): its transaction never committed. A full connection pool is the
+    server being busy, not the database being gone, and is told so."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.TimeoutError):
+        return _("The server is very busy right now; nothing was saved. "
+                 "Try again in a moment.")
     return _("The database is not answering right now; nothing was saved. "
              "Try again in a moment.")

@@ -422,7 +422,7 @@ def _dispatch(handler: SocketHandler, payload: Any) -> Any:
         if database_unavailable(exc):
             current_app.logger.warning("socket handler %s: database unavailable",
                                        handler.name)
-            return _error("unavailable", unavailable_message())
+            return _error("unavailable", unavailable_message(exc))
         current_app.logger.exception("socket handler %s failed", handler.name)
         return _error("server_error", _("Something went wrong; nothing was saved. Try again."))
 

@@ -55,6 +55,16 @@ def test_a_page_in_vietnamese(failing, world):
     assert "Cơ sở dữ liệu" in resp.get_data(as_text=True)
 
 
+def test_a_full_connection_pool_is_told_as_busy(failing, world):
+    def full(*_args, **_kwargs):
+        raise sa_exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached")
+
+    failing.add_url_rule("/api/_test/full", "full_api", full)
+    resp = failing.test_client().get("/api/_test/full")
+    assert resp.status_code == 503 and resp.get_json()["error"] == "unavailable"
+    assert resp.get_json()["message"].startswith("The server is very busy right now")
+
+
 def test_the_api_answers_unavailable(failing):
     resp = failing.test_client().get("/api/_test/cut")
     assert resp.status_code == 503
