@@ -23,7 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from core.config import PROJECT_ROOT, load_config
-from core.db import Database, database_unavailable, session
+from core.db import Database, database_unavailable, rollback_quietly, session
 from core.errors import NotFound, unavailable_message
 from core.models import User
 from core.plugins import ModuleRegistry, event_hook, flatten, make_plugin_manager
@@ -207,7 +207,7 @@ def _init_pages(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def server_error(exc):
-        _rollback_quietly()
+        rollback_quietly()
         if database_unavailable(exc):
             # The transaction never committed, so nothing of the request is saved; say so,
             # and that trying again is right, instead of a bare 500.
@@ -215,13 +215,6 @@ def _init_pages(app: Flask) -> None:
             return _error_page(503, unavailable_message(exc), standalone=True)
         app.logger.exception("unhandled error")
         return _error_page(500, _("Something went wrong; nothing was saved. Try again."))
-
-
-def _rollback_quietly() -> None:
-    try:
-        session().rollback()
-    except Exception:  # noqa: BLE001 - the connection may be the thing that failed
-        session().invalidate()
 
 
 ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",

@@ -99,6 +99,15 @@ def database_unavailable(exc: BaseException) -> bool:
                             sa_exc.DisconnectionError, sa_exc.TimeoutError))
 
 
+def rollback_quietly() -> None:
+    """Roll back the app context's session after a failure; if the connection itself is what
+    failed, drop it instead (the pool replaces it)."""
+    try:
+        session().rollback()
+    except Exception:  # noqa: BLE001 - the connection may be the thing that failed
+        session().invalidate()
+
+
 def is_postgresql(db: Session) -> bool:
     return db.get_bind().dialect.name == "postgresql"
 

@@ -21,9 +21,10 @@ from flask import Flask, current_app, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_socketio import SocketIO, join_room
+from socketio.exceptions import ConnectionRefusedError  # noqa: A004 - the reason reaches the client
 from sqlalchemy.orm import Session
 
-from core.db import after_commit, database_unavailable
+from core.db import after_commit, database_unavailable, rollback_quietly
 from core.db import session as db_session
 from core.errors import unavailable_message
 from core.events import get_event, resolve_projector_token
@@ -415,10 +416,7 @@ def _dispatch(handler: SocketHandler, payload: Any) -> Any:
         g.socket_context = ctx
         return handler.func(ctx, payload)
     except Exception as exc:
-        try:
-            db_session().rollback()
-        except Exception:  # noqa: BLE001 - the connection may be the thing that failed
-            db_session().invalidate()
+        rollback_quietly()
         if database_unavailable(exc):
             current_app.logger.warning("socket handler %s: database unavailable",
                                        handler.name)
@@ -472,6 +470,17 @@ def init_realtime(app: Flask) -> SocketIO:
 
     @sio.on("connect")
     def on_connect(auth=None):
+        try:
+            return _admit(auth)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            # Refused with a reason the page understands: it tries again in a few seconds.
+            rollback_quietly()
+            current_app.logger.warning("socket connect: database unavailable")
+            raise ConnectionRefusedError("unavailable") from None
+
+    def _admit(auth) -> bool:
         # A hall screen's link counts even in a browser that is also signed in.
         token = auth.get("projector") if isinstance(auth, dict) else None
         link = resolve_projector_token(db_session(), token) if isinstance(token, str) else None

@@ -80,3 +80,31 @@ def test_a_socket_call_is_acknowledged_unavailable(failing, world, live):
         client.close()
     assert ack["ok"] is False and ack["error"] == "unavailable"
     assert "nothing was saved" in ack["message"]
+
+
+def test_a_connection_is_refused_as_unavailable_not_crashed(failing, world, live, monkeypatch):
+    import socketio
+
+    import core.realtime
+
+    monkeypatch.setattr(core.realtime, "resolve_projector_token", _cut)
+    refusals = []
+    client = socketio.Client(reconnection=False)
+    client.on("connect_error", lambda data=None: refusals.append(data))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(live.url, auth={"projector": "any"}, transports=["websocket"],
+                       wait_timeout=5)
+    # The page's script reads this reason and tries again in a few seconds.
+    assert refusals == [{"message": "unavailable"}]
+
+
+def test_a_refused_connection_says_why(live, world):
+    import socketio
+
+    refusals = []
+    client = socketio.Client(reconnection=False)
+    client.on("connect_error", lambda data=None: refusals.append(data))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(live.url, auth={"projector": "not-a-link"}, transports=["websocket"],
+                       wait_timeout=5)
+    assert refusals == [{"message": "unauthorized"}]  # the page stops trying

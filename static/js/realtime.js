@@ -19,15 +19,23 @@
     const labels = opts.labels || {online: '', offline: ''};
     const socket = io({auth: opts.projector ? {projector: opts.projector} : {},
                        transports: ['websocket', 'polling']});
-    socket.on('connect', function () {
-      const join = {event: eventRef};
-      if (opts.joinAs) join.as = opts.joinAs;
-      socket.emit('join', join, function (ack) {
-        if (!ack || !ack.ok) { setStatus(labels.offline, false); return; }
+    function join() {
+      const payload = {event: eventRef};
+      if (opts.joinAs) payload.as = opts.joinAs;
+      socket.emit('join', payload, function (ack) {
+        if (!ack || !ack.ok) {
+          setStatus(labels.offline, false);
+          // The server too busy, or its database out of reach, for a moment: ask again.
+          if (ack && ack.error === 'unavailable') {
+            setTimeout(function () { if (socket.connected) join(); }, 3000);
+          }
+          return;
+        }
         setStatus(labels.online, true);
         stateHandlers.forEach(function (fn) { fn(ack.state); });
       });
-    });
+    }
+    socket.on('connect', join);
     socket.on('disconnect', function (reason) {
       setStatus(labels.offline, false);
       // The server ends connections whose rights changed; come back and rejoin what we may.
@@ -35,7 +43,13 @@
         setTimeout(function () { socket.connect(); }, 1000 + Math.random() * 2000);
       }
     });
-    socket.on('connect_error', function () { setStatus(labels.offline, false); });
+    socket.on('connect_error', function (err) {
+      setStatus(labels.offline, false);
+      // A refusal by the server is final for socket.io; "unavailable" is not: try again soon.
+      if (!socket.active && err && err.message === 'unavailable') {
+        setTimeout(function () { socket.connect(); }, 2000 + Math.random() * 3000);
+      }
+    });
     Object.keys(eventHandlers).forEach(function (name) {
       eventHandlers[name].forEach(function (fn) { socket.on(name, fn); });
     });
