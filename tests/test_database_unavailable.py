@@ -82,29 +82,26 @@ def test_a_socket_call_is_acknowledged_unavailable(failing, world, live):
     assert "nothing was saved" in ack["message"]
 
 
-def test_a_connection_is_refused_as_unavailable_not_crashed(failing, world, live, monkeypatch):
+def _refusal(url: str, auth: dict) -> list:
+    """What a client is told when the server refuses its connection."""
     import socketio
 
+    refusals = []
+    client = socketio.Client(reconnection=False)
+    client.on("connect_error", lambda data=None: refusals.append(data))
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        client.connect(url, auth=auth, transports=["websocket"], wait_timeout=5)
+    return refusals
+
+
+def test_a_connection_is_refused_as_unavailable_not_crashed(failing, world, live, monkeypatch):
     import core.realtime
 
     monkeypatch.setattr(core.realtime, "resolve_projector_token", _cut)
-    refusals = []
-    client = socketio.Client(reconnection=False)
-    client.on("connect_error", lambda data=None: refusals.append(data))
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        client.connect(live.url, auth={"projector": "any"}, transports=["websocket"],
-                       wait_timeout=5)
     # The page's script reads this reason and tries again in a few seconds.
-    assert refusals == [{"message": "unavailable"}]
+    assert _refusal(live.url, {"projector": "any"}) == [{"message": "unavailable"}]
 
 
 def test_a_refused_connection_says_why(live, world):
-    import socketio
-
-    refusals = []
-    client = socketio.Client(reconnection=False)
-    client.on("connect_error", lambda data=None: refusals.append(data))
-    with pytest.raises(socketio.exceptions.ConnectionError):
-        client.connect(live.url, auth={"projector": "not-a-link"}, transports=["websocket"],
-                       wait_timeout=5)
-    assert refusals == [{"message": "unauthorized"}]  # the page stops trying
+    # The page stops trying.
+    assert _refusal(live.url, {"projector": "not-a-link"}) == [{"message": "unauthorized"}]
