@@ -36,6 +36,17 @@ def _upstream_ports() -> list[str]:
     return re.findall(r"server 127\.0\.0\.1:(\d+)", block)
 
 
+def test_the_multi_process_test_is_not_skipped_in_ci():
+    # tests/test_cluster.py skips where gunicorn, gevent or nginx are missing; under CI's
+    # PostgreSQL pass that would hide that it never ran.
+    if os.environ.get("CI") == "true" and os.environ.get("DAIHOI_TEST_DATABASE_URL"):
+        from tests.cluster import cluster_available
+
+        assert cluster_available() is None, cluster_available()
+        assert NGINX is not None, "nginx is not installed (.ci/run installs it)"
+        assert shutil.which("redis-server"), "redis-server is needed for the cluster's Redis"
+
+
 def test_every_setting_the_code_reads_is_documented():
     documented = _variables([ROOT / "docs" / "architecture.md"])
     missing = sorted(_variables(CODE) - documented)
