@@ -131,6 +131,24 @@ def _version(dist: str) -> str:
 
 # ---------------------------------------------------------------- the world
 
+
+def publish_political_report(db, event, publish_at):
+    """The demo's draft political report (plugins.documents.demo: a 3-page PDF with its
+    sections), published to the delegates through the real `create_document`: the document
+    and the PDF's bytes (bench/forum_live.py, bench/page_load.py)."""
+    from plugins.documents.demo import SECTIONS, TITLE, political_report_pdf
+    from plugins.documents.services import create_document
+
+    pdf = political_report_pdf()
+    doc = create_document(
+        db, event, actor=None, title=TITLE, category="political_report",
+        visibility="delegates", filename="Du thao Bao cao chinh tri.pdf", raw=pdf,
+        sections="\n".join(h for h, _p in SECTIONS),
+        description="Bản dự thảo trình Đại hội. Đại biểu đọc và góp ý theo từng phần.",
+        publish_at=publish_at, note="Bản dự thảo lần 1")
+    return doc, pdf
+
+
 class Bench:
     """A scratch database with a hall in it, and the server process scanning against it."""
 

@@ -93,6 +93,7 @@ from checkin_server import (  # noqa: E402
     Profiler,
     _version,
     machine,
+    publish_political_report,
     summary,
 )
 from voting_burst import Clients, _cpu_s, rss_mb  # noqa: E402
@@ -182,7 +183,6 @@ class ForumBench(Bench):
         from core.models import Event
         from core.modules import enable_module
         from plugins.delegates.models import Delegate
-        from plugins.documents.demo import SECTIONS, TITLE, political_report_pdf
         from plugins.documents.services import create_document
         from plugins.forum.services import set_commenting
 
@@ -196,13 +196,7 @@ class ForumBench(Bench):
             for name in ("documents", "forum"):
                 enable_module(db, event, name, actor=None)
             published = utcnow() - timedelta(minutes=5)
-            self.report_pdf = political_report_pdf()
-            report = create_document(
-                db, event, actor=None, title=TITLE, category="political_report",
-                visibility="delegates", filename="Du thao Bao cao chinh tri.pdf",
-                raw=self.report_pdf, sections="\n".join(h for h, _p in SECTIONS),
-                description="Bản dự thảo trình Đại hội. Đại biểu đọc và góp ý theo từng phần.",
-                publish_at=published, note="Bản dự thảo lần 1")
+            report, self.report_pdf = publish_political_report(db, event, published)
             self.big = big_pdf(self.big_mb)
             big = create_document(
                 db, event, actor=None, title="Báo cáo kiểm điểm (bản scan)",

@@ -47,6 +47,7 @@ from checkin_server import (  # noqa: E402
     Bench,
     Profiler,
     machine,
+    publish_political_report,
     summary,
 )
 
@@ -130,8 +131,6 @@ def build_world(args) -> Bench:
     from core.db import session, utcnow
     from core.models import Event
     from core.modules import enable_module
-    from plugins.documents.demo import SECTIONS, TITLE, political_report_pdf
-    from plugins.documents.services import create_document
 
     bench = Bench(pg=args.db, delegates=args.delegates, lists=1, stations=0, voting=1)
     t = time.perf_counter()
@@ -142,13 +141,7 @@ def build_world(args) -> Bench:
         db = session()
         event = db.get(Event, bench.event_id)
         enable_module(db, event, "documents", actor=None)
-        pdf = political_report_pdf()
-        doc = create_document(
-            db, event, actor=None, title=TITLE, category="political_report",
-            visibility="delegates", filename="Du thao Bao cao chinh tri.pdf", raw=pdf,
-            sections="\n".join(h for h, _p in SECTIONS),
-            description="Bản dự thảo trình Đại hội. Đại biểu đọc và góp ý theo từng phần.",
-            publish_at=utcnow() - timedelta(minutes=5), note="Bản dự thảo lần 1")
+        doc, pdf = publish_political_report(db, event, utcnow() - timedelta(minutes=5))
         db.commit()
         bench.document = (doc.id, len(pdf), doc.current.pages)
         from plugins.delegates.models import Delegate
