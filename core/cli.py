@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import select
 
 from core.db import session
+from core.launch import freeze_loaded_objects
 
 
 def _create_app():
@@ -164,11 +164,7 @@ def run(host: str, port: int) -> None:
     sys.stdout.flush()
     # Flask ignores app.run() under its own CLI; this command *is* the server, so allow it.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
-    # What loading the app made lives as long as the process: moved out of the collector's
-    # sight, a full collection during a burst of votes walks only what the requests made
-    # (measured: a 228 ms pause in a burst of 1,000 votes otherwise; docs/benchmarks.md).
-    gc.collect()
-    gc.freeze()
+    freeze_loaded_objects()
     sio.run(current_app._get_current_object(), host=host, port=port,
             allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 

@@ -11,7 +11,6 @@ this mode holds 2,000 phones, where threads collapse between 1,000 and 1,500
 (docs/benchmarks.md).
 """
 
-import gc
 import os
 
 # Set here, before the worker imports the app: Flask-SocketIO must run on gevent's loop, and
@@ -42,8 +41,6 @@ loglevel = os.environ.get("DAIHOI_LOG_LEVEL", "info")
 
 
 def post_worker_init(worker) -> None:  # noqa: ARG001 - gunicorn's hook signature
-    # What loading the app made lives as long as the process: out of the collector's sight, a
-    # full collection during a burst of votes walks only what the requests made (measured: a
-    # 228 ms pause in a burst of 1,000 votes otherwise; docs/benchmarks.md). As `daihoi run`.
-    gc.collect()
-    gc.freeze()
+    from core.launch import freeze_loaded_objects
+
+    freeze_loaded_objects()
